@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util';
+import { modules } from '../modules.ts';
+import { ConfigError, loadConfig } from '../platform/config.ts';
+import { createLogger } from '../platform/logger.ts';
+import { type Role, runRole } from '../platform/runtime.ts';
+import { runJobsCommand } from './jobs.ts';
+import { runMigrateCommand } from './migrate.ts';
+
+const HELP = `boxoffice: high-load ticketing platform
+
+Usage: boxoffice <command> [options]
+
+Commands:
+  start     Everything in one process: HTTP API on HOST:PORT (default 127.0.0.1:8000),
+            job worker, scheduler and outbox consumers. Starts an embedded PostgreSQL in
+            DATA_DIR when DATABASE_URL is unset. This is what \`npm start\` runs.
+  api       Only the HTTP API (run several behind a load balancer; shared hot state then
+            needs REDIS_URL).
+  worker    Only background work: jobs, cron schedules, the outbox sequencer and consumers.
+  migrate   Apply pending database migrations and exit.
+  jobs      Inspect the job queue's dead letters: \`jobs dead-letters [--task T]\`,
+            \`jobs retry <id>\`.
+  help      This text. \`boxoffice <command> --help\` explains one command.
+
+Configuration comes from environment variables and an optional .env file; see
+.env.example for every variable, its default and meaning. Invalid values stop the process
+at once with a message naming the variable.
+`;
+
+const COMMAND_HELP: Record<string, string> = {
+  start: 'boxoffice start\n  Runs the whole platform in one process (API, worker, scheduler, outbox).\n',
+  api: 'boxoffice api\n  Runs the HTTP API only; applies migrations first unless MIGRATE_ON_START=false.\n',
+  worker: 'boxoffice worker\n  Runs jobs, cron schedules and outbox consumers; no HTTP.\n',
+  migrate:
+    'boxoffice migrate\n  Applies pending migrations (locked: safe to run from several processes) and exits.\n',
+  jobs: 'boxoffice jobs dead-letters [--task NAME] [--limit N]\nboxoffice jobs retry <dead-letter id>\n',
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'help', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (!(command in COMMAND_HELP)) {
+    process.stderr.write(`boxoffice: unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(COMMAND_HELP[command]!);
+    return 0;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config);
+  if (command === 'migrate') return runMigrateCommand(config, logger);
+  if (command === 'jobs')
+    return runJobsCommand(
+      config,
+      logger,
+      parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { task: { type: 'string' }, limit: { type: 'string' } },
+      }),
+    );
+
+  const running = await runRole(command as Role, config, logger, modules);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down: draining in-flight work');
+      // A second signal means "now".
+      process.once('SIGTERM', () => process.exit(130));
+      process.once('SIGINT', () => process.exit(130));
+      const deadline = setTimeout(() => {
+        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'graceful shutdown took too long; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS);
+      deadline.unref();
+      running.stop().then(resolve, (error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  logger.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // One clear line for the operator; the stack only when asked for.
+    const message =
+      error instanceof ConfigError ? error.message : ((error as Error)?.message ?? String(error));
+    process.stderr.write(`boxoffice: ${message}\n`);
+    if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exit(error instanceof ConfigError ? 78 : 1);
+  },
+);

@@ -1,0 +1,167 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { type Static, type TSchema, Type } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Every environment variable the platform reads, with its default and meaning.
+ * This one schema validates the environment at boot and documents it: `.env.example`
+ * and the README table are checked against it by a test.
+ */
+const Bool = (defaultValue: boolean, description: string) =>
+  Type.Union([Type.Literal('true'), Type.Literal('false')], { default: String(defaultValue), description });
+
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+    description: 'development | production | test. Production disables demo-only endpoints.',
+  }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Interface the HTTP API binds to.' }),
+  PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 8000,
+    description: 'HTTP API port (0 = any free port).',
+  }),
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description: 'PostgreSQL URL. Unset: an embedded PostgreSQL is started with its data in DATA_DIR.',
+    }),
+  ),
+  DATA_DIR: Type.String({
+    minLength: 1,
+    default: './.data',
+    description: 'Where embedded PostgreSQL keeps its files.',
+  }),
+  EMBEDDED_PG_PORT: Type.Integer({
+    minimum: 1024,
+    maximum: 65535,
+    default: 54329,
+    description: 'Port of the embedded PostgreSQL (never 5432, to leave a system server alone).',
+  }),
+  DB_POOL_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 500,
+    default: 10,
+    description: 'Connections per process.',
+  }),
+  DB_CONNECT_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 60,
+    default: 5,
+    description: 'How long to wait for the database at boot before giving up.',
+  }),
+  MIGRATE_ON_START: Bool(true, 'Apply pending migrations when `start` or `api` boots.'),
+  REDIS_URL: Type.Optional(
+    Type.String({
+      pattern: '^rediss?://',
+      description: 'Redis URL for shared hot state and caches. Unset: in-process.',
+    }),
+  ),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info', description: 'fatal | error | warn | info | debug | trace | silent' },
+  ),
+  LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], {
+    default: 'json',
+    description: 'json (one object a line) or pretty (human-readable).',
+  }),
+  BODY_LIMIT_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 1073741824,
+    default: 1048576,
+    description: 'Largest request body accepted (413 beyond).',
+  }),
+  CORS_ORIGINS: Type.String({
+    default: '*',
+    description: 'Allowed browser origins: `*` or a comma-separated list.',
+  }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60000,
+    default: 9000,
+    description: 'Longest graceful drain on SIGTERM before the process exits anyway.',
+  }),
+  WORKER_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 256,
+    default: 4,
+    description: 'Jobs run at once.',
+  }),
+  JOB_MAX_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 8,
+    description: 'Attempts before a failing job moves to the dead letters.',
+  }),
+  OUTBOX_POLL_MS: Type.Integer({
+    minimum: 5,
+    maximum: 60000,
+    default: 200,
+    description: 'How often the outbox sequencer and consumers look for new events when not woken.',
+  }),
+});
+
+export type Config = Readonly<
+  Omit<Static<typeof ConfigSchema>, 'MIGRATE_ON_START'> & { MIGRATE_ON_START: boolean }
+>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads `.env` (if present) under the real environment: variables already set win. */
+export function readEnv(env: Env = process.env, dotenvPath = '.env'): Env {
+  const fromFile = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  return { ...fromFile, ...env };
+}
+
+/** Validates and freezes the configuration; throws one ConfigError naming every bad variable. */
+export function loadConfig(env: Env = readEnv()): Config {
+  const keys = Object.keys(ConfigSchema.properties) as (keyof typeof ConfigSchema.properties)[];
+  const raw: Record<string, string> = {};
+  for (const key of keys) {
+    const value = env[key];
+    // An empty value means "not set", as shells and .env files often leave it.
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  if (!Value.Check(ConfigSchema, candidate)) {
+    const bad = new Map<string, string>();
+    for (const error of Value.Errors(ConfigSchema, candidate)) {
+      const key = error.instancePath.slice(1);
+      if (!key || bad.has(key)) continue;
+      const schema = ConfigSchema.properties[key as keyof typeof ConfigSchema.properties];
+      bad.set(key, `${key}=${JSON.stringify(raw[key])} is invalid: expected ${describe(schema)}`);
+    }
+    throw new ConfigError(`Invalid configuration: ${[...bad.values()].join('; ')}`);
+  }
+  const parsed = candidate as Static<typeof ConfigSchema>;
+  return Object.freeze({ ...parsed, MIGRATE_ON_START: parsed.MIGRATE_ON_START === 'true' });
+}
+
+function describe(schema: TSchema): string {
+  const s = schema as unknown as Record<string, unknown>;
+  if (Array.isArray(s.anyOf)) return `one of ${s.anyOf.map((option) => option.const).join(', ')}`;
+  if (s.type === 'integer') return `an integer from ${s.minimum} to ${s.maximum}`;
+  if (typeof s.pattern === 'string') return `a value matching ${s.pattern}`;
+  return 'a non-empty string';
+}
+
+/** The `.env.example` text, generated from the schema so the two cannot drift. */
+export function envExample(): string {
+  const lines = [
+    '# boxoffice configuration. Every variable is optional; the value shown is the default.',
+    '',
+  ];
+  for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
+    const s = schema as unknown as Record<string, unknown>;
+    lines.push(`# ${s.description}`);
+    lines.push(s.default === undefined ? `# ${key}=` : `${key}=${s.default}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,35 @@
+import type { Logger } from 'pino';
+import type { Cache } from './cache/cache.ts';
+import type { Config } from './config.ts';
+import type { Sql } from './db/client.ts';
+import type { HttpApp } from './http/types.ts';
+import type { CronSchedule, JobHandler, JobQueue } from './jobs/index.ts';
+import type { ConsumerSpec } from './outbox/index.ts';
+
+/** What the platform hands every module: built once at boot, shared by all. */
+export interface Platform {
+  config: Config;
+  logger: Logger;
+  db: Sql;
+  /** Where `db` points (embedded or DATABASE_URL), for libraries that open their own pool. */
+  databaseUrl: string;
+  cache: Cache;
+  jobs: JobQueue;
+}
+
+/**
+ * A product module (catalog, booking, drops, notify…): everything it adds to the process.
+ * Routes are registered as an encapsulated Fastify plugin, so a module's hooks, error
+ * handler and body parsers stay inside it.
+ */
+export interface BoxofficeModule {
+  name: string;
+  routes?: (app: HttpApp, platform: Platform) => Promise<void>;
+  /** Job handlers by task name (run by `start` and `worker`). */
+  tasks?: (platform: Platform) => Record<string, JobHandler>;
+  cron?: CronSchedule[];
+  /** Outbox consumers (run by `start` and `worker`). */
+  consumers?: (platform: Platform) => ConsumerSpec[];
+  /** Background work of the API role, e.g. write batchers; `stop` must flush it. */
+  start?: (platform: Platform) => Promise<{ stop(): Promise<void> }>;
+}

@@ -1,0 +1,65 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { applicationName, type Sql } from '../db/client.ts';
+import type { HttpApp } from './types.ts';
+
+/**
+ * Prometheus metrics: request counts and latency by route template (never the raw URL, which
+ * would explode cardinality), the process's database sessions as PostgreSQL sees them,
+ * event-loop lag and memory from prom-client's defaults.
+ */
+export function registerMetrics(app: HttpApp, db: Sql, poolMax: number): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered',
+    labelNames,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from request received to response sent',
+    labelNames,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'db_pool_max_connections',
+    help: 'Largest number of connections this process opens',
+    registers: [registry],
+    collect() {
+      this.set(poolMax);
+    },
+  });
+  const appName = applicationName();
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'Open database connections of this process, by state (from pg_stat_activity)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await db<{ state: string | null; n: number }[]>`
+        select coalesce(state, 'unknown') as state, count(*)::int as n
+        from pg_stat_activity where application_name = ${appName} group by 1`;
+      for (const row of rows) this.set({ state: row.state ?? 'unknown' }, row.n);
+    },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+  return registry;
+}

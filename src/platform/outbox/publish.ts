@@ -1,0 +1,25 @@
+import type { Tx } from '../db/client.ts';
+
+export interface DomainEvent<P = unknown> {
+  /** Dotted name, e.g. `booking.created`. */
+  topic: string;
+  /** The entity the event is about (booking id, seat id…), for consumers that partition or dedupe. */
+  key?: string | undefined;
+  payload: P;
+}
+
+/**
+ * Writes events in the caller's transaction: they exist if and only if the write they announce
+ * commits. Insert them after the rows they describe, so that two transactions touching the same
+ * row insert their events in commit order.
+ */
+export async function publish(tx: Tx, ...events: DomainEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx`
+    insert into outbox_events (topic, key, payload)
+    select * from unnest(
+      ${events.map((e) => e.topic)}::text[],
+      ${events.map((e) => e.key ?? null)}::text[],
+      ${events.map((e) => JSON.stringify(e.payload))}::jsonb[]
+    )`;
+}
