@@ -5,6 +5,7 @@ import type { Sql } from './db/client.ts';
 import type { HttpApp } from './http/types.ts';
 import type { CronSchedule, JobHandler, JobQueue } from './jobs/index.ts';
 import type { ConsumerSpec } from './outbox/index.ts';
+import type { Redis } from './redis.ts';
 
 /** What the platform hands every module: built once at boot, shared by all. */
 export interface Platform {
@@ -14,6 +15,8 @@ export interface Platform {
   /** Where `db` points (embedded or DATABASE_URL), for libraries that open their own pool. */
   databaseUrl: string;
   cache: Cache;
+  /** Present when REDIS_URL is set: for shared hot state across API processes (Lua scripts etc.). */
+  redis: Redis | undefined;
   jobs: JobQueue;
 }
 

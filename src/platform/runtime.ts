@@ -89,6 +89,7 @@ export async function runRole(
       db,
       databaseUrl,
       cache,
+      redis,
       jobs: new JobQueue(config.JOB_MAX_ATTEMPTS),
     };
 
