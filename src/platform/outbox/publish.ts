@@ -20,6 +20,7 @@ export async function publish(tx: Tx, ...events: DomainEvent[]): Promise<void> {
     select * from unnest(
       ${events.map((e) => e.topic)}::text[],
       ${events.map((e) => e.key ?? null)}::text[],
-      ${events.map((e) => JSON.stringify(e.payload))}::jsonb[]
+      -- via text[]: a parameter typed jsonb[] would be JSON-encoded a second time by the driver
+      ${events.map((e) => JSON.stringify(e.payload))}::text[]::jsonb[]
     )`;
 }
