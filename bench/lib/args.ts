@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { defaultTool, onPath, type Tool } from './load.ts';
+
+export interface Options {
+  scenario: string;
+  /** Benchmark this server instead of starting the platform. */
+  url: string | null;
+  duration: number;
+  connections: number;
+  threads: number;
+  warmup: number;
+  tool: Tool;
+}
+
+/** A mistake on the command line: exit 2 with the message. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function helpText(scenarios: { name: string; description: string }[]): string {
+  const width = Math.max(...scenarios.map((s) => s.name.length));
+  return `Usage: npm run bench -- <scenario> [options]
+
+Starts the platform (node bin/boxoffice.js start, own DATA_DIR and database port), loads a bare
+Node server (the ceiling) and then the scenario with the same tool and settings, and prints both
+with their ratios, a RESULT {json} line, and saves the JSON under bench/results/.
+
+Scenarios:
+${scenarios.map((s) => `  ${s.name.padEnd(width)}  ${s.description}`).join('\n')}
+
+Options:
+  --url URL              Load this running server instead of starting one (e.g. http://127.0.0.1:8000)
+  --duration S           Seconds of measured load, for the ceiling and the scenario each (default 10)
+  --connections N        Open connections, at least --threads (default 100)
+  --threads N            Load-generator threads (default 1)
+  --warmup S             Unmeasured load before each measurement, 0 for none (default 2)
+  --tool wrk|autocannon  Default: wrk when it is on PATH, else autocannon
+  -h, --help             This text
+`;
+}
+
+/** Returns null for --help. Throws UsageError on anything else that is wrong. */
+export function parseOptions(argv: string[], scenarios: string[]): Options | null {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    // parseArgs' own message suggests `--` tricks that do not apply here: keep the first sentence.
+    throw new UsageError((error as Error).message.split('. ')[0]!);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return null;
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0 ? 'no scenario given' : `one scenario at a time, got ${positionals.join(' ')}`,
+    );
+  }
+  const scenario = positionals[0]!;
+  if (!scenarios.includes(scenario)) {
+    throw new UsageError(`unknown scenario "${scenario}" (available: ${scenarios.join(', ')})`);
+  }
+  const threads = integer('threads', values.threads, 1);
+  const connections = integer('connections', values.connections, 1);
+  if (connections < threads)
+    throw new UsageError(`--connections (${connections}) must be at least --threads (${threads})`);
+  return {
+    scenario,
+    url: values.url === undefined ? null : baseUrl(values.url),
+    duration: integer('duration', values.duration, 1),
+    connections,
+    threads,
+    warmup: integer('warmup', values.warmup, 0),
+    tool: tool(values.tool),
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      url: { type: 'string' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '100' },
+      threads: { type: 'string', default: '1' },
+      warmup: { type: 'string', default: '2' },
+      tool: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+function integer(name: string, raw: string, min: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return Number(raw);
+}
+
+function baseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--url "${raw}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--url must be http(s), got "${raw}"`);
+  // Scenario paths are absolute, so a path here would be silently dropped by one tool or the other.
+  if (url.pathname !== '/' || url.search) throw new UsageError(`--url takes no path, got "${raw}"`);
+  return url.origin;
+}
+
+function tool(raw: string | undefined): Tool {
+  if (raw === undefined) return defaultTool();
+  if (raw !== 'wrk' && raw !== 'autocannon')
+    throw new UsageError(`--tool must be wrk or autocannon, got "${raw}"`);
+  if (raw === 'wrk' && !onPath('wrk'))
+    throw new UsageError('--tool wrk: wrk is not on PATH (install it, or use autocannon)');
+  return raw;
+}
