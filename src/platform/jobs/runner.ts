@@ -65,6 +65,9 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
   // awaiting it and would end its pool under that query during a graceful stop.
   const pool = new pg.Pool({ connectionString: options.connectionString, max: options.concurrency + 2 });
   pool.on('error', (error) => log.warn({ err: error }, 'idle job queue connection failed'));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => log.warn({ err: error }, 'job queue connection failed'));
+  });
   const runner: Runner = await run({
     pgPool: pool,
     concurrency: options.concurrency,
