@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,9 +7,9 @@ import type { BoxofficeModule, Platform } from '../context.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type HealthCheck, registerHealth } from './health.ts';
 import { registerMetrics } from './metrics.ts';
+import { requestId } from './request-id.ts';
+import { SECURITY_HEADERS } from './security-headers.ts';
 import type { HttpApp } from './types.ts';
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export interface HttpAppOptions {
   platform: Platform;
@@ -29,10 +27,7 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestId,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: {
@@ -46,18 +41,15 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // Hot-path hooks take a callback rather than returning a promise: measurably cheaper per request.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
-      'request completed',
-    );
+    done(null, payload);
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
@@ -65,8 +57,6 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
   await app.register(cors, {
     origin: config.CORS_ORIGINS === '*' ? '*' : config.CORS_ORIGINS.split(',').map((o) => o.trim()),
   });
-  // JSON APIs need no content security policy; the docs UI sets its own.
-  await app.register(helmet, { global: true, contentSecurityPolicy: false });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
