@@ -5,6 +5,7 @@ import { createLogger } from '../platform/logger.ts';
 import { type Role, runRole } from '../platform/runtime.ts';
 import { runJobsCommand } from './jobs.ts';
 import { runMigrateCommand } from './migrate.ts';
+import { IMPORT_HELP, runImportCommand, runSeedCommand, SEED_HELP, UsageError } from './seed.ts';
 
 const HELP = `boxoffice: high-load ticketing platform
 
@@ -18,6 +19,8 @@ Commands:
             needs REDIS_URL).
   worker    Only background work: jobs, cron schedules, the outbox sequencer and consumers.
   migrate   Apply pending database migrations and exit.
+  seed      Generate data of the hackload release's shape and scale (deterministic, re-runnable).
+  import    Load the public data release files from a directory.
   jobs      Inspect the job queue's dead letters: \`jobs dead-letters [--task T]\`,
             \`jobs retry <id>\`.
   help      This text. \`boxoffice <command> --help\` explains one command.
@@ -34,6 +37,8 @@ const COMMAND_HELP: Record<string, string> = {
   migrate:
     'boxoffice migrate\n  Applies pending migrations (locked: safe to run from several processes) and exits.\n',
   jobs: 'boxoffice jobs dead-letters [--task NAME] [--limit N]\nboxoffice jobs retry <dead-letter id>\n',
+  seed: SEED_HELP,
+  import: IMPORT_HELP,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -53,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config);
   if (command === 'migrate') return runMigrateCommand(config, logger);
+  if (command === 'seed') return runSeedCommand(config, logger, modules, rest);
+  if (command === 'import') return runImportCommand(config, logger, modules, rest);
   if (command === 'jobs')
     return runJobsCommand(
       config,
@@ -98,6 +105,6 @@ main(process.argv.slice(2)).then(
       error instanceof ConfigError ? error.message : ((error as Error)?.message ?? String(error));
     process.stderr.write(`boxoffice: ${message}\n`);
     if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    process.exit(error instanceof ConfigError ? 78 : 1);
+    process.exit(error instanceof ConfigError ? 78 : error instanceof UsageError ? 2 : 1);
   },
 );

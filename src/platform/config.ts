@@ -9,7 +9,11 @@ import { Value } from 'typebox/value';
  * and the README table are checked against it by a test.
  */
 const Bool = (defaultValue: boolean, description: string) =>
-  Type.Union([Type.Literal('true'), Type.Literal('false')], { default: String(defaultValue), description });
+  Type.Union([Type.Literal('true'), Type.Literal('false')], {
+    default: String(defaultValue),
+    description,
+    flag: true,
+  });
 
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
@@ -53,6 +57,10 @@ export const ConfigSchema = Type.Object({
     description: 'How long to wait for the database at boot before giving up.',
   }),
   MIGRATE_ON_START: Bool(true, 'Apply pending migrations when `start` or `api` boots.'),
+  SEED_DEMO_ON_START: Bool(
+    true,
+    'On an empty database, `start` and `api` seed the demo data first (event 1 in full, a smaller archive and user set).',
+  ),
   REDIS_URL: Type.Optional(
     Type.String({
       pattern: '^rediss?://',
@@ -60,7 +68,15 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    [
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ],
     { default: 'info', description: 'fatal | error | warn | info | debug | trace | silent' },
   ),
   LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], {
@@ -178,9 +194,9 @@ export const ConfigSchema = Type.Object({
   }),
 });
 
-export type Config = Readonly<
-  Omit<Static<typeof ConfigSchema>, 'MIGRATE_ON_START'> & { MIGRATE_ON_START: boolean }
->;
+type Raw = Static<typeof ConfigSchema>;
+/** Flags arrive as 'true' | 'false' and are handed out as booleans. */
+export type Config = Readonly<{ [K in keyof Raw]: [Raw[K]] extends ['true' | 'false'] ? boolean : Raw[K] }>;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -214,8 +230,11 @@ export function loadConfig(env: Env = readEnv()): Config {
     }
     throw new ConfigError(`Invalid configuration: ${[...bad.values()].join('; ')}`);
   }
-  const parsed = candidate as Static<typeof ConfigSchema>;
-  return Object.freeze({ ...parsed, MIGRATE_ON_START: parsed.MIGRATE_ON_START === 'true' });
+  const config: Record<string, unknown> = { ...(candidate as Raw) };
+  for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
+    if ((schema as unknown as { flag?: boolean }).flag) config[key] = config[key] === 'true';
+  }
+  return Object.freeze(config) as Config;
 }
 
 function describe(schema: TSchema): string {

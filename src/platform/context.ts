@@ -6,6 +6,7 @@ import type { HttpApp } from './http/types.ts';
 import type { CronSchedule, JobHandler, JobQueue } from './jobs/index.ts';
 import type { ConsumerSpec } from './outbox/index.ts';
 import type { Redis } from './redis.ts';
+import type { SeedContext, SeedProfile } from './seeding.ts';
 
 /** What the platform hands every module: built once at boot, shared by all. */
 export interface Platform {
@@ -35,4 +36,17 @@ export interface BoxofficeModule {
   consumers?: (platform: Platform) => ConsumerSpec[];
   /** Background work of the API role, e.g. write batchers; `stop` must flush it. */
   start?: (platform: Platform) => Promise<{ stop(): Promise<void> }>;
+  /**
+   * Generates this module's share of the data for `boxoffice seed` (and the first start's demo
+   * data). Deterministic for `profile.seed`; safe to re-run (fills up to the profile, never
+   * duplicates). Modules seed in registration order, so later ones may rely on earlier ones.
+   */
+  seed?: (context: SeedContext, profile: SeedProfile) => Promise<void>;
+  /**
+   * Loads the files of the public data release this module knows from `dir` (`boxoffice import`),
+   * unchanged and streaming; returns how many rows it loaded (0 when none of its files are there).
+   */
+  import?: (context: SeedContext, dir: string) => Promise<number>;
+  /** True when this module has data already, so the first start knows whether to seed the demo. */
+  hasData?: (db: Sql) => Promise<boolean>;
 }

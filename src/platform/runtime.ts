@@ -11,6 +11,7 @@ import { JobQueue, type JobRunner, startJobRunner } from './jobs/index.ts';
 import { migrateDatabase } from './migrations.ts';
 import { Outbox } from './outbox/index.ts';
 import { assertRedisReachable, createRedis, type Redis } from './redis.ts';
+import { seedDemoIfEmpty } from './seed-runner.ts';
 
 /**
  * Roles of a process. `start` is everything in one process; `api` serves HTTP; `worker` runs
@@ -71,6 +72,14 @@ export async function runRole(
       throw new Error(`${config.DATABASE_URL ? 'DATABASE_URL: ' : ''}${error.message}`);
     });
     if (config.MIGRATE_ON_START) await migrateDatabase(db, databaseUrl, logger);
+    if (config.SEED_DEMO_ON_START && role !== 'worker') {
+      const { createProgress } = await import('../cli/progress.ts');
+      await seedDemoIfEmpty(modules, {
+        db,
+        logger,
+        progress: (label, total) => createProgress(logger, label, total),
+      });
+    }
 
     let redis: Redis | undefined;
     if (config.REDIS_URL) {

@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import type { BoxofficeModule } from './context.ts';
+import type { Sql } from './db/client.ts';
+import { SEED_PROFILES, type SeedContext, type SeedProfile } from './seeding.ts';
+
+/** Runs every module's generator in registration order. */
+export async function runSeed(
+  modules: BoxofficeModule[],
+  context: SeedContext,
+  profile: SeedProfile,
+): Promise<void> {
+  const started = performance.now();
+  for (const module of modules) {
+    if (!module.seed) continue;
+    context.logger.info({ module: module.name, profile }, 'seeding');
+    await module.seed(context, profile);
+  }
+  context.logger.info(
+    { profile: profile.name, seconds: Math.round((performance.now() - started) / 1000) },
+    'seed complete',
+  );
+}
+
+/** Loads a data release directory; every module takes the files it knows. */
+export async function runImport(
+  modules: BoxofficeModule[],
+  context: SeedContext,
+  dir: string,
+): Promise<number> {
+  let rows = 0;
+  for (const module of modules) {
+    if (!module.import) continue;
+    const loaded = await module.import(context, dir);
+    if (loaded > 0) context.logger.info({ module: module.name, rows: loaded }, 'imported');
+    rows += loaded;
+  }
+  return rows;
+}
+
+/** The first start on an empty database seeds the demo profile, so there is something to see. */
+export async function seedDemoIfEmpty(modules: BoxofficeModule[], context: SeedContext): Promise<boolean> {
+  const withData = modules.filter((m) => m.hasData);
+  if (withData.length === 0) return false;
+  for (const module of withData) if (await module.hasData!(context.db)) return false;
+  context.logger.info('empty database: seeding the demo data (boxoffice seed makes the full set)');
+  await runSeed(modules, context, SEED_PROFILES.demo);
+  return true;
+}
+
+export function seedContext(db: Sql, logger: Logger, progress: SeedContext['progress']): SeedContext {
+  return { db, logger, progress };
+}
