@@ -1,4 +1,5 @@
 import { createDropsModule } from './drops/index.ts';
+import { identityModule } from './identity/index.ts';
 import type { BoxofficeModule } from './platform/context.ts';
 
 /**

@@ -18,7 +18,7 @@ describe('graceful shutdown', () => {
     const port = await freePort();
     const server = spawnNode(
       [],
-      { DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'warn' },
+      { DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'warn', SEED_DEMO_ON_START: 'false' },
       FIXTURE_SERVER,
     );
     const base = `http://127.0.0.1:${port}`;

@@ -1,0 +1,104 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { MemoryCache } from '../platform/cache/index.ts';
+import type { Platform } from '../platform/context.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { hashPassword, isLegacy, verifyPassword } from './passwords.ts';
+import { findUserByEmail, upgradePasswordHash } from './store.ts';
+
+export interface AuthenticatedUser {
+  id: number;
+  email: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by identity's basicAuth preHandler on routes that use it. */
+    user: AuthenticatedUser | undefined;
+  }
+}
+
+const CHALLENGE = 'Basic realm="boxoffice", charset="UTF-8"';
+const MAX_CREDENTIALS_LENGTH = 1024;
+
+/** `Basic base64(email:password)`; the password may itself contain ':' (split on the first). */
+export function parseBasicAuthorization(
+  header: string | undefined,
+): { email: string; password: string } | undefined {
+  if (!header || header.length > MAX_CREDENTIALS_LENGTH * 2 || !/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { email: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * A preHandler that signs the caller in with HTTP Basic and sets `request.user`.
+ *
+ * A slow salted hash per request would cap the API at a few dozen requests a second per core,
+ * so a successful verification is remembered for AUTH_CACHE_TTL_SECONDS under an HMAC of the
+ * credentials with a per-process secret (no password is kept in memory). Failures are counted
+ * per account and per client address in the shared cache and throttled with 429. A legacy
+ * unsalted hash from the data release is upgraded to scrypt after the first successful sign-in.
+ */
+export function basicAuth(platform: Platform): preHandlerAsyncHookHandler {
+  const { config, cache, db, logger } = platform;
+  const verified = new MemoryCache({ maxEntries: config.AUTH_CACHE_MAX_ENTRIES });
+  const secret = randomBytes(32);
+  const cacheTtlMs = config.AUTH_CACHE_TTL_SECONDS * 1000;
+  const windowMs = config.AUTH_FAILURE_WINDOW_SECONDS * 1000;
+  const upgrading = new Set<number>();
+
+  const refuse = (reply: FastifyReply, code: string, message: string): never => {
+    reply.header('www-authenticate', CHALLENGE);
+    throw new AppError(code, 401, message);
+  };
+
+  return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
+    const credentials = parseBasicAuthorization(request.headers.authorization);
+    if (!credentials) {
+      return refuse(reply, 'UNAUTHENTICATED', 'HTTP Basic credentials (email:password) are required');
+    }
+    const email = credentials.email.toLowerCase();
+    const key = createHmac('sha256', secret)
+      .update(email)
+      .update('\0')
+      .update(credentials.password)
+      .digest('base64');
+    const remembered = await verified.get(key);
+    if (remembered) {
+      request.user = { id: Number(remembered), email };
+      return;
+    }
+
+    const accountKey = `auth:fail:account:${email}`;
+    const addressKey = `auth:fail:address:${request.ip}`;
+    const [accountFailures, addressFailures] = await cache.getMany([accountKey, addressKey]);
+    if (
+      Number(accountFailures ?? 0) >= config.AUTH_MAX_FAILURES_PER_ACCOUNT ||
+      Number(addressFailures ?? 0) >= config.AUTH_MAX_FAILURES_PER_ADDRESS
+    ) {
+      reply.header('retry-after', String(config.AUTH_FAILURE_WINDOW_SECONDS));
+      throw new AppError('TOO_MANY_FAILED_SIGN_INS', 429, 'Too many failed sign-ins; try again later');
+    }
+
+    const user = await findUserByEmail(db, email);
+    const valid = user !== undefined && (await verifyPassword(credentials.password, user.passwordHash));
+    if (!user || !valid) {
+      await Promise.all([cache.increment(accountKey, 1, windowMs), cache.increment(addressKey, 1, windowMs)]);
+      return refuse(reply, 'INVALID_CREDENTIALS', 'Wrong email or password');
+    }
+    if (!user.isActive) return refuse(reply, 'ACCOUNT_INACTIVE', 'This account is inactive');
+
+    if (cacheTtlMs > 0) await verified.set(key, String(user.id), cacheTtlMs);
+    request.user = { id: user.id, email };
+    if (isLegacy(user.passwordHash) && !upgrading.has(user.id)) {
+      // Off the request path: the caller does not wait for the slow hash.
+      upgrading.add(user.id);
+      hashPassword(credentials.password)
+        .then((upgraded) => upgradePasswordHash(db, user.id, user.passwordHash, upgraded))
+        .catch((error) => logger.warn({ err: error, userId: user.id }, 'password hash upgrade failed'))
+        .finally(() => upgrading.delete(user.id));
+    }
+  };
+}

@@ -1,0 +1,162 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basicAuth, createUser, identityModule, seededUserCredentials } from '../../src/identity/index.ts';
+import type { BoxofficeModule } from '../../src/platform/context.ts';
+import { type Running, runRole } from '../../src/platform/runtime.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+/** A module with one protected route, standing in for the box office routes. */
+const whoami: BoxofficeModule = {
+  name: 'whoami',
+  async routes(app, platform) {
+    app.get('/whoami', { preHandler: basicAuth(platform) }, async (request) => request.user);
+  },
+};
+
+const basic = (email: string, password: string) =>
+  `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}`;
+
+async function start(db: TestDatabase, overrides: Record<string, string> = {}): Promise<Running> {
+  return runRole(
+    'api',
+    testConfig({
+      DATABASE_URL: db.url,
+      SEED_DEMO_ON_START: 'false',
+      AUTH_MAX_FAILURES_PER_ACCOUNT: '3',
+      ...overrides,
+    }),
+    pino({ level: 'silent' }),
+    [identityModule, whoami],
+  );
+}
+
+describe('HTTP Basic sign-in', () => {
+  let db: TestDatabase;
+  let running: Running;
+  let aliceId: number;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // Release users 1–3 (legacy hashes) first: later users continue after them.
+    await identityModule.seed!(
+      { db: db.sql, logger: pino({ level: 'silent' }), progress: () => ({ tick() {}, done() {} }) },
+      { name: 'custom', seed: 1, users: 3, currentEvents: 0, archiveEvents: 0 },
+    );
+    aliceId = await createUser(db.sql, { email: 'Alice@Example.com', password: 'pa:ss:word' });
+    await createUser(db.sql, { email: 'sleeper@example.com', password: 'secret12', active: false });
+    running = await start(db);
+  });
+  afterAll(async () => {
+    await running.stop();
+    await db.drop();
+  });
+  const whoamiAs = (authorization?: string, ip = '10.0.0.1') =>
+    running.app!.inject({
+      method: 'GET',
+      url: '/whoami',
+      remoteAddress: ip,
+      headers: authorization ? { authorization } : {},
+    });
+
+  it('signs in with email:password, the password itself containing colons, email in any case', async () => {
+    const response = await whoamiAs(basic('alice@EXAMPLE.com', 'pa:ss:word'));
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ id: aliceId, email: 'alice@example.com' });
+  });
+
+  it.each([
+    ['no header', undefined],
+    ['another scheme', 'Bearer abc'],
+    ['no colon', `Basic ${Buffer.from('alice@example.com').toString('base64')}`],
+    ['empty email', basic('', 'x')],
+  ])('answers %s with 401 and a Basic challenge', async (_case, header) => {
+    const response = await whoamiAs(header);
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['www-authenticate']).toBe('Basic realm="boxoffice", charset="UTF-8"');
+    expect(response.json().code).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses a wrong password and an unknown email alike', async () => {
+    const wrong = await whoamiAs(basic('alice@example.com', 'pa:ss:wordX'), '10.0.0.2');
+    const unknown = await whoamiAs(basic('nobody@example.com', 'whatever'), '10.0.0.2');
+    for (const response of [wrong, unknown]) {
+      expect(response.statusCode).toBe(401);
+      expect(response.json().code).toBe('INVALID_CREDENTIALS');
+      expect(response.headers['www-authenticate']).toBeDefined();
+    }
+  });
+
+  it('refuses an inactive account even with the right password', async () => {
+    const response = await whoamiAs(basic('sleeper@example.com', 'secret12'));
+    expect(response.statusCode).toBe(401);
+    expect(response.json().code).toBe('ACCOUNT_INACTIVE');
+  });
+
+  it('throttles an account after repeated failures, even for the right password, but not others', async () => {
+    const victim = 'throttled@example.com';
+    await createUser(db.sql, { email: victim, password: 'right-one' });
+    for (let i = 0; i < 3; i++) {
+      expect((await whoamiAs(basic(victim, `wrong-${i}`), `10.1.0.${i}`)).statusCode).toBe(401);
+    }
+    const blocked = await whoamiAs(basic(victim, 'right-one'), '10.1.0.9');
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.headers['retry-after']).toBe('900');
+    expect(blocked.json().code).toBe('TOO_MANY_FAILED_SIGN_INS');
+    expect((await whoamiAs(basic('alice@example.com', 'pa:ss:word'), '10.1.0.9')).statusCode).toBe(200);
+  });
+
+  it('remembers a verified sign-in for the cache TTL (deactivation applies once it lapses)', async () => {
+    const id = await createUser(db.sql, { email: 'cached@example.com', password: 'cache-me' });
+    expect((await whoamiAs(basic('cached@example.com', 'cache-me'))).statusCode).toBe(200);
+    await db.sql`update users set is_active = false where id = ${id}`;
+    // Served from the verified-credential cache: no hash, no query.
+    expect((await whoamiAs(basic('cached@example.com', 'cache-me'))).statusCode).toBe(200);
+    const uncached = await start(db, { AUTH_CACHE_TTL_SECONDS: '0' });
+    try {
+      const response = await uncached.app!.inject({
+        method: 'GET',
+        url: '/whoami',
+        headers: { authorization: basic('cached@example.com', 'cache-me') },
+      });
+      expect(response.json().code).toBe('ACCOUNT_INACTIVE');
+    } finally {
+      await uncached.stop();
+    }
+  });
+
+  it("upgrades a release user's unsalted SHA-256 to scrypt at the first sign-in", async () => {
+    const known = seededUserCredentials(1, 1);
+    expect(known).toEqual({ email: 'aysultan_talgat_1@fest.tix', password: '/8eC$AD>', active: true });
+    const [before] = await db.sql`select password_hash from users where email = ${known.email}`;
+    expect(before!.password_hash).toMatch(/^sha256\$[0-9a-f]{64}$/);
+
+    expect((await whoamiAs(basic(known.email, known.password))).statusCode).toBe(200);
+    let after = '';
+    for (let i = 0; i < 100 && !after.startsWith('scrypt$'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const [row] = await db.sql<
+        { password_hash: string }[]
+      >`select password_hash from users where email = ${known.email}`;
+      after = row!.password_hash;
+    }
+    expect(after).toMatch(/^scrypt\$16384\$8\$1\$/);
+
+    const fresh = await start(db, { AUTH_CACHE_TTL_SECONDS: '0' });
+    try {
+      const ok = await fresh.app!.inject({
+        method: 'GET',
+        url: '/whoami',
+        headers: { authorization: basic(known.email, known.password) },
+      });
+      expect(ok.statusCode).toBe(200);
+      const bad = await fresh.app!.inject({
+        method: 'GET',
+        url: '/whoami',
+        headers: { authorization: basic(known.email, 'nope') },
+      });
+      expect(bad.statusCode).toBe(401);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
