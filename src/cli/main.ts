@@ -6,6 +6,7 @@ import { type Role, runRole } from '../platform/runtime.ts';
 import { runJobsCommand } from './jobs.ts';
 import { runMigrateCommand } from './migrate.ts';
 import { IMPORT_HELP, runImportCommand, runSeedCommand, SEED_HELP, UsageError } from './seed.ts';
+import { runSimCommand, SIM_HELP } from './sim.ts';
 
 const HELP = `boxoffice: high-load ticketing platform
 
@@ -23,6 +24,8 @@ Commands:
   import    Load the public data release files from a directory.
   jobs      Inspect the job queue's dead letters: \`jobs dead-letters [--task T]\`,
             \`jobs retry <id>\`.
+  sim       Run a simulator of an external peer: \`sim gateway [--port N]\` is the payment
+            gateway (API, card form, webhooks, failure modes).
   help      This text. \`boxoffice <command> --help\` explains one command.
 
 Configuration comes from environment variables and an optional .env file; see
@@ -39,6 +42,7 @@ const COMMAND_HELP: Record<string, string> = {
   jobs: 'boxoffice jobs dead-letters [--task NAME] [--limit N]\nboxoffice jobs retry <dead-letter id>\n',
   seed: SEED_HELP,
   import: IMPORT_HELP,
+  sim: SIM_HELP,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -60,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'migrate') return runMigrateCommand(config, logger);
   if (command === 'seed') return runSeedCommand(config, logger, modules, rest);
   if (command === 'import') return runImportCommand(config, logger, modules, rest);
+  if (command === 'sim') return runSimCommand(config, logger, rest);
   if (command === 'jobs')
     return runJobsCommand(
       config,

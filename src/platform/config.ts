@@ -223,6 +223,259 @@ export const ConfigSchema = Type.Object({
     default: 'boxoffice:drops:',
     description: 'Prefix of the drops keys in Redis (with REDIS_URL), so deployments can share one Redis.',
   }),
+  // booking: seat maps, bookings and seat holds (docs/booking.md)
+  BOOKING_HOLD_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 86400,
+    default: 300,
+    description: 'How long PATCH /api/seats/select holds a seat; an expired hold is a free seat at once.',
+  }),
+  BOOKING_MAX_SEATS_PER_USER: Type.Integer({
+    minimum: 1,
+    maximum: 100000,
+    default: 10,
+    description: 'Most seats one user may hold or buy per event (live holds, pending payments and sales).',
+  }),
+  BOOKING_RESET_ENABLED: Type.Union([Type.Literal('auto'), Type.Literal('true'), Type.Literal('false')], {
+    default: 'auto',
+    description:
+      'POST /api/reset (removes every booking and hold): auto = enabled unless NODE_ENV=production; true | false.',
+  }),
+  BOOKING_LOCK_TIMEOUT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60000,
+    default: 3000,
+    description: 'Longest wait for a booking or seat lock before the request is answered 503 BOOKING_BUSY.',
+  }),
+  BOOKING_BATCH_MAX_ROWS: Type.Integer({
+    minimum: 1,
+    maximum: 10000,
+    default: 500,
+    description: 'Most seat holds (or new bookings) group-committed in one transaction.',
+  }),
+  BOOKING_BATCH_CONCURRENCY: Type.Integer({
+    minimum: 1,
+    maximum: 16,
+    default: 2,
+    description: 'Hold (and booking) batches being committed at once, each on its own connection.',
+  }),
+  BOOKING_TAKEN_CACHE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60000,
+    default: 2000,
+    description:
+      'How long a seat seen taken is refused from the shared cache without asking PostgreSQL (never past its hold). 0 = off.',
+  }),
+  BOOKING_ANALYTICS_CACHE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 60000,
+    default: 1000,
+    description: 'How long GET /api/analytics answers are cached (0 = computed on every request).',
+  }),
+  // payments
+  PAYMENT_ENDPOINT: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description:
+        'Base URL of the payment gateway API, e.g. https://gateway.example/api/v1. Unset: the built-in gateway simulator is started in-process on SIM_GATEWAY_HOST:SIM_GATEWAY_PORT and used.',
+    }),
+  ),
+  MERCHANT_ID: Type.String({
+    minLength: 1,
+    default: 'boxoffice',
+    description:
+      'Our merchant id at the gateway (teamSlug, the team slug). The simulator accepts it with MERCHANT_PASSWORD.',
+  }),
+  MERCHANT_PASSWORD: Type.String({
+    minLength: 1,
+    default: 'boxoffice-dev-password',
+    description:
+      'Merchant password that signs gateway requests (SHA-256 tokens). The default is for the simulator only.',
+  }),
+  PAYMENT_WEBHOOK_SECRET: Type.String({
+    minLength: 1,
+    default: 'boxoffice-dev-webhook-secret',
+    description:
+      'Key of the HMAC-SHA256 signature on gateway webhooks (X-Webhook-Signature). The default is for the simulator only.',
+  }),
+  PAYMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 120000,
+    default: 10000,
+    description: 'Deadline of each gateway call attempt: connect, send and the whole answer.',
+  }),
+  PAYMENT_RETRY_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 10,
+    default: 3,
+    description:
+      'Attempts, the first included, of a gateway call that is safe to repeat (init per orderId, check); confirm and cancel check the payment before repeating.',
+  }),
+  CIRCUIT_BREAKER_FAILURE_THRESHOLD: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 5,
+    description:
+      'Consecutive gateway failures (timeouts, connection errors, 5xx) that open the circuit breaker; declines and other 4xx answers do not count.',
+  }),
+  CIRCUIT_BREAKER_TIMEOUT_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 3600,
+    default: 60,
+    description:
+      'How long an open breaker fails payment calls fast (503) before it lets one trial call through.',
+  }),
+  SIM_GATEWAY_HOST: Type.String({
+    minLength: 1,
+    default: '127.0.0.1',
+    description:
+      'Interface the gateway simulator binds to (`boxoffice sim gateway`, or in-process when PAYMENT_ENDPOINT is unset).',
+  }),
+  SIM_GATEWAY_PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 8090,
+    description: 'Port of the gateway simulator (0 = any free port).',
+  }),
+  SIM_GATEWAY_PUBLIC_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description:
+        "Where buyers' browsers reach the simulator (the origin of its paymentURL links). Unset: its own address.",
+    }),
+  ),
+  SIM_LOST_ANSWER_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 0,
+    description:
+      'Simulator failure mode 1: % of init calls that are registered but whose answer is lost (a stall, then the connection is cut; or cut at once).',
+  }),
+  SIM_FORM_FAILURE_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 0,
+    description:
+      'Simulator failure mode 2: % of card form submits that are processed but whose answer is lost the same way.',
+  }),
+  SIM_STALL_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 50,
+    description:
+      'Of the lost answers, % that stall for SIM_STALL_MS before the cut; the rest are cut at once.',
+  }),
+  SIM_STALL_MS: Type.Integer({
+    minimum: 0,
+    maximum: 600000,
+    default: 60000,
+    description: 'How long a stalled answer hangs before the simulator cuts the connection.',
+  }),
+  SIM_BANK_FAILURE_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 0,
+    description:
+      'Simulator failure mode 3: % of card payments the acquiring bank fails (network or bank auth error: FAILED; fraud block, online payments disabled, no 3-D Secure: REJECTED).',
+  }),
+  SIM_WEBHOOK_DELAY_MIN_MS: Type.Integer({
+    minimum: 0,
+    maximum: 600000,
+    default: 0,
+    description:
+      'Simulator failure mode 4: least delay before a webhook is first sent (a random delay in [MIN, MAX]).',
+  }),
+  SIM_WEBHOOK_DELAY_MAX_MS: Type.Integer({
+    minimum: 0,
+    maximum: 600000,
+    default: 0,
+    description:
+      'Simulator failure mode 4: greatest delay before a webhook is first sent (raised to MIN if below it).',
+  }),
+  SIM_WEBHOOK_LOSS_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 0,
+    description: 'Simulator failure mode 4: % of webhooks never sent.',
+  }),
+  SIM_WEBHOOK_DUPLICATE_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 0,
+    description:
+      '% of webhooks the simulator delivers twice (same X-Webhook-Delivery), as at-least-once delivery may.',
+  }),
+  SIM_WEBHOOK_RETRIES: Type.Integer({
+    minimum: 0,
+    maximum: 20,
+    default: 3,
+    description:
+      'Further attempts of a webhook the receiver did not take (no 2xx answer), with exponential backoff.',
+  }),
+  SIM_WEBHOOK_RETRY_BASE_MS: Type.Integer({
+    minimum: 1,
+    maximum: 600000,
+    default: 1000,
+    description: 'Delay before the first webhook retry; doubled for each next one.',
+  }),
+  SIM_WEBHOOK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 120000,
+    default: 30000,
+    description: 'How long the simulator waits for the receiver to answer one webhook attempt.',
+  }),
+  SIM_AUTO_PAY_DELAY_MS: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 3600000,
+      description:
+        'When set, the simulator pays each new payment itself this long after init, with SIM_AUTO_PAY_CARD (load tests without a browser); the merchant still confirms.',
+    }),
+  ),
+  SIM_AUTO_PAY_CARD: Type.String({
+    pattern: '^[0-9]{12,19}$',
+    default: '4111111111111111',
+    description:
+      'Card number the simulator auto-pays with (a declined test card makes every auto-payment fail).',
+  }),
+  // catalog
+  CATALOG_CACHE_ENABLED: Bool(
+    true,
+    'Cache event listings and searches (the shared cache, plus an in-process copy); every event change drops them. false: every request queries PostgreSQL (to measure uncached search).',
+  ),
+  CATALOG_CACHE_TTL_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 86400,
+    default: 60,
+    description:
+      'Longest a cached event page lives; changes invalidate at once, the TTL bounds how long the "current events" window lags the clock.',
+  }),
+  CATALOG_LOCAL_CACHE_ENTRIES: Type.Integer({
+    minimum: 0,
+    maximum: 1000000,
+    default: 10000,
+    description: 'Event pages each API process keeps in memory in front of the shared cache (0: none).',
+  }),
+  CATALOG_SEARCH_CANDIDATES: Type.Integer({
+    minimum: 20,
+    maximum: 100000,
+    default: 1000,
+    description:
+      'Matches ranked together per block, newest first: bounds the cost of frequent words (see docs/catalog.md, Ranking).',
+  }),
+  CATALOG_SEARCH_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600000,
+    default: 5000,
+    description:
+      'Statement timeout of an event search; beyond it the API answers 503 CATALOG_SEARCH_TIMEOUT.',
+  }),
+  CATALOG_DB_POOL_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 4,
+    description: 'Connections of the event search pool per API process (apart from DB_POOL_MAX).',
+  }),
 });
 
 type Raw = Static<typeof ConfigSchema>;

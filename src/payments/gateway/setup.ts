@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import { type Config, ConfigSchema } from '../../platform/config.ts';
+import { CircuitBreaker, type CircuitBreakerOptions } from '../../platform/resilience/circuit-breaker.ts';
+import type { GatewaySimulator } from '../../sims/gateway/index.ts';
+import { GatewayClient } from './client.ts';
+
+export interface PaymentGateway {
+  client: GatewayClient;
+  /** Shared by every gateway call of this process; its snapshot is the circuit-breaker status. */
+  breaker: CircuitBreaker;
+  /** The in-process simulator the client talks to when PAYMENT_ENDPOINT is unset. */
+  simulator: GatewaySimulator | undefined;
+  /** Verifies incoming webhooks (`verifyWebhookSignature`). */
+  webhookSecret: string;
+  stop(): Promise<void>;
+}
+
+/** The gateway's breaker as configured: failures are what the gateway client marks as peer failures. */
+export function createGatewayBreaker(
+  config: Pick<Config, 'CIRCUIT_BREAKER_FAILURE_THRESHOLD' | 'CIRCUIT_BREAKER_TIMEOUT_SECONDS'>,
+  logger?: Logger,
+  overrides: Partial<CircuitBreakerOptions> = {},
+): CircuitBreaker {
+  return new CircuitBreaker({
+    name: 'payment gateway',
+    failureThreshold: config.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
+    openTimeoutMs: config.CIRCUIT_BREAKER_TIMEOUT_SECONDS * 1000,
+    onStateChange: ({ from, to, snapshot }) =>
+      logger?.warn({ from, to, breaker: snapshot }, `payment gateway circuit breaker: ${from} → ${to}`),
+    ...overrides,
+  });
+}
+
+const defaultOf = (key: 'MERCHANT_PASSWORD' | 'PAYMENT_WEBHOOK_SECRET') =>
+  (ConfigSchema.properties[key] as unknown as { default: string }).default;
+
+/**
+ * Everything the payments flow needs to talk to the gateway: the client (with the breaker) pointed at
+ * PAYMENT_ENDPOINT, or, when that is unset, at a simulator started here in-process (stopped by `stop`).
+ * Production with a real endpoint refuses the development credentials.
+ */
+export async function openPaymentGateway(config: Config, logger: Logger): Promise<PaymentGateway> {
+  const production = config.NODE_ENV === 'production';
+  if (production && config.PAYMENT_ENDPOINT) {
+    const weak = (['MERCHANT_PASSWORD', 'PAYMENT_WEBHOOK_SECRET'] as const).filter(
+      (key) => config[key] === defaultOf(key),
+    );
+    if (weak.length > 0)
+      throw new Error(
+        `${weak.join(' and ')} must be set in production: the defaults are for the simulator only`,
+      );
+  }
+  let simulator: GatewaySimulator | undefined;
+  let endpoint = config.PAYMENT_ENDPOINT;
+  if (!endpoint) {
+    // Loaded only when used: a deployment with a real gateway never runs simulator code.
+    const { simulatorOptionsFromConfig, startGatewaySimulator } = await import('../../sims/gateway/index.ts');
+    simulator = await startGatewaySimulator(simulatorOptionsFromConfig(config, logger));
+    endpoint = simulator.apiUrl;
+    if (production)
+      logger.warn({ endpoint }, 'PAYMENT_ENDPOINT is unset: payments go to the built-in simulator');
+  }
+  const breaker = createGatewayBreaker(config, logger);
+  const client = new GatewayClient({
+    endpoint,
+    teamSlug: config.MERCHANT_ID,
+    password: config.MERCHANT_PASSWORD,
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    retry: { attempts: config.PAYMENT_RETRY_ATTEMPTS },
+    breaker,
+    logger,
+  });
+  return {
+    client,
+    breaker,
+    simulator,
+    webhookSecret: config.PAYMENT_WEBHOOK_SECRET,
+    stop: async () => {
+      await simulator?.stop();
+    },
+  };
+}
