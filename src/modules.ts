@@ -1,8 +1,9 @@
+import { catalogModule } from './catalog/index.ts';
 import { identityModule } from './identity/index.ts';
 import type { BoxofficeModule } from './platform/context.ts';
 
 /**
- * The product modules this build runs, in registration order. Each issue that adds a module
- * (catalog, seating, booking, payments, drops, notify, files, identity) appends it here.
+ * The product modules this build runs, in registration order (seeding follows it, so later
+ * modules may rely on earlier ones' data). Each issue that adds a module appends it here.
  */
-export const modules: BoxofficeModule[] = [identityModule];
+export const modules: BoxofficeModule[] = [identityModule, catalogModule];

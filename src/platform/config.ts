@@ -459,7 +459,7 @@ export const ConfigSchema = Type.Object({
   CATALOG_SEARCH_CANDIDATES: Type.Integer({
     minimum: 20,
     maximum: 100000,
-    default: 1000,
+    default: 300,
     description:
       'Matches ranked together per block, newest first: bounds the cost of frequent words (see docs/catalog.md, Ranking).',
   }),

@@ -1,0 +1,140 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { catalogModule } from '../../src/catalog/index.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { spawnNode } from '../helpers/process.ts';
+import { seedContext } from './harness.ts';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+interface Row {
+  id: number;
+  title: string;
+  description: string | null;
+  type: string;
+  provider: string;
+  datetime_start: Date;
+}
+
+const rowsOf = (db: TestDatabase) =>
+  db.sql<Row[]>`
+    select id::int, title, description, type, provider, datetime_start from catalog_events order by id`;
+
+/** `boxoffice import DIR` with the release's file formats (test/catalog/fixtures/release-json, -sql). */
+describe('boxoffice import (catalog)', () => {
+  let json: TestDatabase;
+  let sql: TestDatabase;
+  beforeAll(async () => {
+    [json, sql] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+  });
+  afterAll(async () => {
+    await Promise.all([json?.drop(), sql?.drop()]);
+  });
+
+  it('loads events.json and events_archive.json unchanged', async () => {
+    expect(await catalogModule.import!(seedContext(json), join(FIXTURES, 'release-json'))).toBe(12);
+    const rows = await rowsOf(json);
+    expect(rows.map((row) => row.id)).toEqual([
+      1, 2, 3, 4, 5, 6, 100_000, 100_001, 100_002, 100_003, 100_004, 100_005,
+    ]);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    expect(byId.get(1)).toEqual({
+      id: 1,
+      title: 'Сольный концерт Анна Петров',
+      description: 'Большой концерт на стадионе: "хиты" разных лет.\nНачало в 19:00.',
+      type: 'stage',
+      provider: 'TicketRu',
+      // No offset in the release: taken as UTC.
+      datetime_start: new Date('2025-10-01T19:00:00Z'),
+    });
+    expect(byId.get(2)!.description).toBe(
+      'Вечер, полный азарта; табуляция:\tздесь, обратная косая: \\ и юникод Ж.',
+    );
+    expect(byId.get(3)).toMatchObject({
+      description: null,
+      datetime_start: new Date('2025-10-03T09:00:00Z'),
+    });
+    expect(byId.get(4)!.description).toBeNull();
+    expect(byId.get(6)!.title).toBe("It's a 'quoted' title");
+    expect(byId.get(100_003)!.datetime_start).toEqual(new Date('2016-02-29T18:00:00Z'));
+  });
+
+  it('loads events.sql and events_archive.sql into exactly the same rows', async () => {
+    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-sql'))).toBe(12);
+    expect(await rowsOf(sql)).toEqual(await rowsOf(json));
+  });
+
+  it('makes imported events searchable, current and archive alike', async () => {
+    const [found] = await sql.sql<{ ids: number[] }[]>`
+      select array_agg(id::int order by id) as ids from catalog_events
+      where search @@ websearch_to_tsquery('russian', 'чемпионата')`;
+    expect(found!.ids).toEqual([2, 100_001]);
+  });
+
+  it('skips rows that are there already when run again', async () => {
+    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-json'))).toBe(0);
+    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-sql'))).toBe(0);
+    expect(await rowsOf(sql)).toHaveLength(12);
+  });
+
+  it('loads nothing from a directory without catalog files', async () => {
+    expect(await catalogModule.import!(seedContext(sql), FIXTURES)).toBe(0);
+  });
+
+  it('refuses a bad row or statement, naming it, and keeps the database as it was', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'catalog-import-'));
+    try {
+      const cases: [string, string, RegExp][] = [
+        [
+          'events.json',
+          '[{"id": 7, "title": "", "type": "film", "datetime_start": "2025-01-01", "provider": "x"}]',
+          /event 7: title/,
+        ],
+        [
+          'events.json',
+          '[{"id": 7, "title": "A", "type": "film", "datetime_start": "2025-02-30T10:00:00", "provider": "x"}]',
+          /event 7: datetime_start/,
+        ],
+        ['events.json', '[{"id": 7, "title": "A"} {"id": 8}]', /expected , or \]/],
+        ['events.json', '[{"id": 7, "title": "A",', /ends inside an element/],
+        [
+          'events.sql',
+          "INSERT INTO events (id, title, description, type, datetime_start, provider) VALUES (7, 'A', NULL, 'film', now(), 'x');",
+          /statement 1: only literal values are accepted, found "now"/,
+        ],
+        ['events.sql', 'SELECT 1;\nINSERT INTO users (id) VALUES (1);', /INSERT into users, expected events/],
+        ['events.sql', 'COPY events (id, title) FROM stdin;\n7\tA\n\\.\n', /COPY blocks are not supported/],
+        ['events.sql', "INSERT INTO events VALUES (7, 'unterminated", /ends inside a quoted string/],
+      ];
+      for (const [file, content, message] of cases) {
+        await rm(join(dir, 'events.json'), { force: true });
+        await rm(join(dir, 'events.sql'), { force: true });
+        await writeFile(join(dir, file), content);
+        await expect(catalogModule.import!(seedContext(sql), dir), `${file}: ${content}`).rejects.toThrow(
+          message,
+        );
+      }
+      expect(await rowsOf(sql)).toHaveLength(12);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs as `boxoffice import DIR` from the command line', async () => {
+    const cli = await createTestDatabase();
+    try {
+      const run = spawnNode(['import', join(FIXTURES, 'release-sql')], {
+        DATABASE_URL: cli.url,
+        LOG_LEVEL: 'info',
+      });
+      expect(await run.exited, run.output()).toMatchObject({ code: 0 });
+      expect(await rowsOf(cli)).toHaveLength(12);
+      expect(run.output()).toMatch(/catalog: imported/);
+    } finally {
+      await cli.drop();
+    }
+  });
+});
