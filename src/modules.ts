@@ -1,4 +1,5 @@
 import { catalogModule } from './catalog/index.ts';
+import { createDropsModule } from './drops/index.ts';
 import { identityModule } from './identity/index.ts';
 import type { BoxofficeModule } from './platform/context.ts';
 
@@ -6,4 +7,4 @@ import type { BoxofficeModule } from './platform/context.ts';
  * The product modules this build runs, in registration order (seeding follows it, so later
  * modules may rely on earlier ones' data). Each issue that adds a module appends it here.
  */
-export const modules: BoxofficeModule[] = [identityModule, catalogModule];
+export const modules: BoxofficeModule[] = [identityModule, catalogModule, createDropsModule()];

@@ -20,7 +20,14 @@ export type Children = Set<ChildServer>;
 /** The platform as `npm start` runs it, on a free port, with its own database files. */
 export async function startPlatform(children: Children, signal: AbortSignal): Promise<ChildServer> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = {
+    // The drops contest API takes any free port unless told otherwise: 8080 may be in use.
+    DROPS_CONTEST_PORT: '0',
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+  };
   if (!process.env.DATABASE_URL) {
     // Its own embedded PostgreSQL, never the dev server's files or port (54329).
     env.DATA_DIR = '.data/bench';

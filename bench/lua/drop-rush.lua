@@ -4,9 +4,23 @@
 -- BENCH.items (default 10000) and BENCH.users (default 1000000) come from bench/scenarios/drop-rush.ts.
 local items = (BENCH and BENCH.items) or 10000
 local users = (BENCH and BENCH.users) or 1000000
+local random = math.random
 
 -- Each thread has its own Lua state: seed from the clock and this state's table address.
 math.randomseed(os.time() + tonumber(tostring({}):match('0x(%x+)') or '0', 16) % 1000003)
+
+-- The request line and headers built once; each request only splices in its query (wrk.format would
+-- rebuild the header block in Lua every time, and on a small machine the load generator's CPU is the
+-- server's loss). The bytes sent are the same as wrk.format's.
+local tail
+local function suffix()
+  if not tail then
+    local headers = ''
+    for name, value in pairs(wrk.headers) do headers = headers .. name .. ': ' .. value .. '\r\n' end
+    tail = ' HTTP/1.1\r\n' .. headers .. '\r\n'
+  end
+  return tail
+end
 
 local codes = {}
 local pending = 0
@@ -16,12 +30,9 @@ function request()
     local code = codes[pending]
     codes[pending] = nil
     pending = pending - 1
-    return wrk.format('POST', '/purchase?code=' .. code)
+    return 'POST /purchase?code=' .. code .. suffix()
   end
-  return wrk.format(
-    'POST',
-    '/checkout?user_id=' .. math.random(1, users) .. '&id=' .. math.random(0, items - 1)
-  )
+  return 'POST /checkout?user_id=' .. random(1, users) .. '&id=' .. random(0, items - 1) .. suffix()
 end
 
 function response(status, headers, body)
