@@ -56,7 +56,13 @@ describe('boot', () => {
 
   it('starts against DATABASE_URL, serves /health/ready, /docs and /metrics, and stops on SIGTERM with 0', async () => {
     const port = await freePort();
-    const run = spawnNode(['start'], { DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'warn' });
+    // Any free contest port: 8080 may be taken on a developer's machine.
+    const run = spawnNode(['start'], {
+      DATABASE_URL: db.url,
+      PORT: String(port),
+      DROPS_CONTEST_PORT: '0',
+      LOG_LEVEL: 'warn',
+    });
     const base = `http://127.0.0.1:${port}`;
     await waitForOk(`${base}/health/ready`);
     expect(await (await fetch(`${base}/health/ready`)).json()).toEqual({
@@ -64,6 +70,16 @@ describe('boot', () => {
       checks: { database: 'up' },
     });
     expect((await fetch(`${base}/docs`)).status).toBe(200);
+    // The document covers every registered module's routes.
+    const openapi = await fetch(`${base}/openapi.json`);
+    expect(openapi.status).toBe(200);
+    const spec = (await openapi.json()) as { paths: object; components: { securitySchemes: object } };
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/events', '/health/ready']));
+    expect(spec.components.securitySchemes).toHaveProperty(['basicAuth']);
+    expect((spec.components.securitySchemes as { basicAuth: unknown }).basicAuth).toEqual({
+      type: 'http',
+      scheme: 'basic',
+    });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('http_requests_total{method="GET",route="/health/ready",status="200"}');
     run.child.kill('SIGTERM');

@@ -66,6 +66,8 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
         description:
           'High-load ticketing platform: box office, flash-sale drops, notifications, files, identity.',
       },
+      // Routes name these in `schema.security`; every name used must be declared here.
+      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });

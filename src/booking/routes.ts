@@ -1,0 +1,311 @@
+import type { FastifyReply, FastifySchemaCompiler, preValidationAsyncHookHandler } from 'fastify';
+import { type TSchema, Type } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { AppError } from '../platform/http/errors.ts';
+import type { HttpApp } from '../platform/http/types.ts';
+import type { BookingService } from './service.ts';
+
+/** The platform's error body (src/platform/http/errors.ts). */
+const ErrorBody = (description: string) =>
+  Type.Object(
+    {
+      code: Type.String({ description: 'Stable machine-readable code, e.g. BOOKING_SEAT_TAKEN' }),
+      message: Type.String(),
+      requestId: Type.String(),
+      details: Type.Optional(Type.Unknown()),
+    },
+    { description },
+  );
+
+const Id = (description: string) =>
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description, examples: [1] });
+
+const authErrors = {
+  401: ErrorBody('No or wrong HTTP Basic credentials'),
+  429: ErrorBody('Too many failed sign-ins'),
+};
+const badInput = { 400: ErrorBody('Malformed body or parameters: the message says which') };
+const busy = {
+  503: ErrorBody('Lock wait timed out under contention (BOOKING_BUSY), or shutting down: retry'),
+};
+const empty = (description: string) => ({ description, type: 'null' as const });
+
+const SeatItem = Type.Object({
+  id: Type.Integer(),
+  row: Type.Integer(),
+  number: Type.Integer(),
+  status: Type.Union([Type.Literal('FREE'), Type.Literal('RESERVED'), Type.Literal('SOLD')]),
+  price: Type.String({ description: 'Decimal string', examples: ['40000.00'] }),
+});
+
+const Totals = {
+  event_id: Type.Integer(),
+  total_seats: Type.Integer(),
+  sold_seats: Type.Integer(),
+  reserved_seats: Type.Integer({ description: 'Live holds and seats pending payment' }),
+  free_seats: Type.Integer({ description: 'Never held, released, or whose hold expired' }),
+  total_revenue: Type.String({ description: 'Sum of the prices of sold seats, a decimal string' }),
+  bookings_count: Type.Integer({ description: 'Bookings not cancelled or refunded' }),
+};
+
+const ZoneItem = Type.Object({
+  zone_id: Type.Integer(),
+  name: Type.String(),
+  price: Type.String({ description: 'Decimal string' }),
+  total_seats: Type.Integer(),
+  sold_seats: Type.Integer(),
+  reserved_seats: Type.Integer(),
+  free_seats: Type.Integer(),
+  revenue: Type.String({ description: 'Sum of the prices of sold seats, a decimal string' }),
+});
+
+/**
+ * JSON bodies are checked strictly (no type coercion: `"5"` or `true` is not an id), with a message naming
+ * the field, in the platform's 400 `VALIDATION_FAILED` body. Query strings keep the app's coercing validator
+ * (they are text by nature).
+ */
+const strictBody: FastifySchemaCompiler<TSchema> = ({ schema }) => {
+  const validator = Compile(schema as TSchema);
+  return (data: unknown) => {
+    if (validator.Check(data)) return { value: data };
+    const [first] = validator.Errors(data);
+    const where = first?.instancePath ? `body${first.instancePath}` : 'body';
+    return { error: new AppError('VALIDATION_FAILED', 400, `${where} ${first?.message ?? 'is invalid'}`) };
+  };
+};
+
+/** 200 with no body: the spec defines none for these answers. */
+const emptyOk = (reply: FastifyReply) => reply.code(200).send();
+
+/** The Biletter API routes of the booking module (specs/biletter-api.openapi.json) and the zone analytics. */
+export async function bookingRoutes(
+  app: HttpApp,
+  service: BookingService,
+  auth: preValidationAsyncHookHandler,
+): Promise<void> {
+  // Authentication runs before validation, so an anonymous caller learns nothing about the input rules.
+  const preValidation = auth;
+
+  app.get(
+    '/api/seats',
+    {
+      preValidation,
+      schema: {
+        tags: ['Seats'],
+        summary: 'List the seats of an event with their live status',
+        description:
+          'In id order (row by row). A seat held by anyone, or pending payment, is RESERVED; an expired hold is FREE at once.',
+        querystring: Type.Object({
+          event_id: Id('The event'),
+          page: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 1 }),
+          pageSize: Type.Integer({ minimum: 1, maximum: 20, default: 20 }),
+          row: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
+          status: Type.Optional(
+            Type.Union([Type.Literal('FREE'), Type.Literal('RESERVED'), Type.Literal('SOLD')]),
+          ),
+        }),
+        response: {
+          200: Type.Array(SeatItem),
+          ...badInput,
+          ...authErrors,
+          404: ErrorBody('No such event'),
+        },
+      },
+    },
+    async (request) => {
+      const { event_id, page, pageSize, row, status } = request.query;
+      return service.listSeats(event_id, { page, pageSize, row, status });
+    },
+  );
+
+  app.post(
+    '/api/bookings',
+    {
+      preValidation,
+      validatorCompiler: strictBody,
+      schema: {
+        tags: ['Bookings'],
+        summary: 'Create an empty booking for an event',
+        body: Type.Object({ event_id: Id('The event to book') }),
+        response: {
+          201: Type.Object({ id: Type.Integer() }),
+          ...badInput,
+          ...authErrors,
+          404: ErrorBody('No such event'),
+          409: ErrorBody('The event has started or has no seats on sale'),
+          ...busy,
+        },
+      },
+    },
+    async (request, reply) => {
+      const booking = await service.createBooking(request.user!, request.body.event_id);
+      return reply.code(201).send(booking);
+    },
+  );
+
+  app.get(
+    '/api/bookings',
+    {
+      preValidation,
+      schema: {
+        tags: ['Bookings'],
+        summary: "The caller's bookings, newest first, with the seats each holds now",
+        querystring: Type.Object({
+          page: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 1 }),
+          pageSize: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+        }),
+        response: {
+          200: Type.Array(
+            Type.Object({
+              id: Type.Integer(),
+              event_id: Type.Integer(),
+              seats: Type.Array(Type.Object({ id: Type.Integer() })),
+            }),
+          ),
+          ...badInput,
+          ...authErrors,
+        },
+      },
+    },
+    async (request) => service.listBookings(request.user!, request.query.page, request.query.pageSize),
+  );
+
+  app.patch(
+    '/api/seats/select',
+    {
+      preValidation,
+      validatorCompiler: strictBody,
+      schema: {
+        tags: ['Seats'],
+        summary: 'Hold a seat for a booking (atomic, BOOKING_HOLD_SECONDS)',
+        description:
+          'Answered once the hold is durable. Selecting a seat the booking already holds is answered 200 and does not extend the hold.',
+        body: Type.Object({ booking_id: Id('Your booking'), seat_id: Id('A seat of the booking’s event') }),
+        response: {
+          200: empty('The seat is held for the booking'),
+          ...badInput,
+          ...authErrors,
+          403: ErrorBody('The booking is another user’s'),
+          404: ErrorBody('No such booking, or no such seat in the booking’s event'),
+          419: ErrorBody(
+            'Not added: the seat is taken (BOOKING_SEAT_TAKEN), the per-user limit is reached (BOOKING_HOLD_LIMIT), or the booking no longer takes seats (BOOKING_NOT_OPEN)',
+          ),
+          ...busy,
+        },
+      },
+    },
+    async (request, reply) => {
+      await service.selectSeat(request.user!, request.body.booking_id, request.body.seat_id);
+      return emptyOk(reply);
+    },
+  );
+
+  app.patch(
+    '/api/seats/release',
+    {
+      preValidation,
+      validatorCompiler: strictBody,
+      schema: {
+        tags: ['Seats'],
+        summary: 'Give back a seat you hold',
+        body: Type.Object({ seat_id: Id('A seat you hold') }),
+        response: {
+          200: empty('The seat is free again'),
+          ...badInput,
+          ...authErrors,
+          403: ErrorBody('The seat is held by another user'),
+          404: ErrorBody('No such seat'),
+          419: ErrorBody(
+            'Not released: nobody holds the seat, e.g. the hold expired (BOOKING_SEAT_NOT_HELD), or its booking is pending payment or paid (BOOKING_SEAT_LOCKED)',
+          ),
+          ...busy,
+        },
+      },
+    },
+    async (request, reply) => {
+      await service.releaseSeat(request.user!, request.body.seat_id);
+      return emptyOk(reply);
+    },
+  );
+
+  app.patch(
+    '/api/bookings/cancel',
+    {
+      preValidation,
+      validatorCompiler: strictBody,
+      schema: {
+        tags: ['Bookings'],
+        summary: 'Cancel a booking and free its seats',
+        description: 'Idempotent: cancelling a cancelled booking is answered 200.',
+        body: Type.Object({ booking_id: Id('Your booking') }),
+        response: {
+          200: empty('Cancelled'),
+          ...badInput,
+          ...authErrors,
+          403: ErrorBody('The booking is another user’s'),
+          404: ErrorBody('No such booking'),
+          409: ErrorBody('The booking is paid or refunded (BOOKING_NOT_CANCELLABLE)'),
+          ...busy,
+        },
+      },
+    },
+    async (request, reply) => {
+      await service.cancelBooking(request.user!, request.body.booking_id);
+      return emptyOk(reply);
+    },
+  );
+
+  app.get(
+    '/api/analytics',
+    {
+      preValidation,
+      schema: {
+        tags: ['Analytics'],
+        summary: 'Sales of an event, live (expired holds count as free)',
+        querystring: Type.Object({ id: Id('The event') }),
+        response: { 200: Type.Object(Totals), ...badInput, ...authErrors, 404: ErrorBody('No such event') },
+      },
+    },
+    async (request) => service.analytics(request.query.id),
+  );
+
+  app.get(
+    '/api/analytics/zones',
+    {
+      preValidation,
+      schema: {
+        tags: ['Analytics'],
+        summary: 'Sales of an event per zone, live: seats by status and revenue, plus the totals',
+        querystring: Type.Object({ id: Id('The event') }),
+        response: {
+          200: Type.Object({ ...Totals, zones: Type.Array(ZoneItem) }),
+          ...badInput,
+          ...authErrors,
+          404: ErrorBody('No such event'),
+        },
+      },
+    },
+    async (request) => service.zoneAnalytics(request.query.id),
+  );
+
+  app.post(
+    '/api/reset',
+    {
+      schema: {
+        tags: ['System'],
+        summary: 'Remove every booking, hold and payment (users, events and seat maps stay)',
+        description:
+          'For test runs. Enabled in development and test; in production only with BOOKING_RESET_ENABLED=true, else 403.',
+        response: {
+          200: empty('Reset done'),
+          403: ErrorBody('Disabled by configuration (BOOKING_RESET_DISABLED)'),
+          ...busy,
+        },
+      },
+    },
+    async (_request, reply) => {
+      await service.reset();
+      return emptyOk(reply);
+    },
+  );
+}
