@@ -1,5 +1,6 @@
 import type { Tx } from '../platform/db/client.ts';
 import { publish } from '../platform/outbox/index.ts';
+import { cancelLockedBooking } from './cancellation.ts';
 import { BookingErrors } from './errors.ts';
 import * as events from './events.ts';
 import { addDecimals } from './service.ts';
@@ -83,19 +84,7 @@ export async function failPayment(tx: Tx, bookingId: number): Promise<number[]> 
   if (booking.status !== 'pending_payment') {
     throw BookingErrors.notPayable(bookingId, booking.status, 'pending_payment');
   }
-  const seatIds = await store.deleteBookingSeats(tx, bookingId);
-  await store.setBookingStatus(tx, bookingId, 'cancelled');
-  await publish(
-    tx,
-    events.bookingCancelled({
-      bookingId,
-      eventId: booking.eventId,
-      userId: booking.userId,
-      seatIds,
-      reason: 'payment_failed',
-    }),
-  );
-  return seatIds;
+  return cancelLockedBooking(tx, booking, 'payment_failed');
 }
 
 /** Refunds close this long before the event starts (specs/hackload-data.md). */

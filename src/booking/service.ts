@@ -4,6 +4,7 @@ import { type Cache, CacheNamespace } from '../platform/cache/index.ts';
 import type { Sql } from '../platform/db/client.ts';
 import type { GroupCommitter } from '../platform/db/group-commit.ts';
 import { publish } from '../platform/outbox/index.ts';
+import { cancelLockedBooking } from './cancellation.ts';
 import { BookingErrors } from './errors.ts';
 import * as events from './events.ts';
 import type { HoldOutcome, TakenSeats } from './holds.ts';
@@ -235,19 +236,7 @@ export class BookingService {
         if (booking.status === 'paid' || booking.status === 'refunded') {
           throw BookingErrors.notCancellable(bookingId, booking.status);
         }
-        const seatIds = await store.deleteBookingSeats(tx, bookingId);
-        await store.setBookingStatus(tx, bookingId, 'cancelled');
-        await publish(
-          tx,
-          events.bookingCancelled({
-            bookingId,
-            eventId: booking.eventId,
-            userId: booking.userId,
-            seatIds,
-            reason: 'cancelled',
-          }),
-        );
-        return seatIds;
+        return cancelLockedBooking(tx, booking, 'cancelled');
       })
       .catch(busyOrThrow);
     await this.#taken.forget(released);
