@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { InjectOptions } from 'fastify';
 import pino from 'pino';
 import postgres from 'postgres';
@@ -93,6 +94,35 @@ describe('http app', () => {
     expect(body.code).toBe('INTERNAL');
     expect(response.body).not.toContain('secret internal detail');
     expect(body.message).toContain(body.requestId);
+  });
+
+  it('answers a request the HTTP parser refuses with 400 in the same shape, saying why', async () => {
+    const { port } = new URL(running.url!);
+    const raw = await new Promise<string>((resolve, reject) => {
+      let answer = '';
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        // Raw UTF-8 in the request line, as `curl 'http://…?query=концерт'` sends it.
+        socket.write(
+          Buffer.concat([
+            Buffer.from('GET /fixture/items?q='),
+            Buffer.from('к'),
+            Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n'),
+          ]),
+        );
+      });
+      socket.on('data', (chunk) => {
+        answer += chunk;
+      });
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+    expect(body).toEqual({
+      code: 'BAD_REQUEST',
+      message:
+        'Malformed HTTP request: Invalid char in url query (characters outside ASCII must be percent-encoded in a URL)',
+    });
   });
 
   it('answers unknown routes with 404 in the same error shape', async () => {

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { BoxofficeModule, Platform } from '../context.ts';
+import { clientErrorHandler } from './client-error.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type HealthCheck, registerHealth } from './health.ts';
 import { registerMetrics } from './metrics.ts';
@@ -29,6 +30,7 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
     requestIdHeader: false,
     genReqId: requestId,
     return503OnClosing: true,
+    clientErrorHandler,
     forceCloseConnections: 'idle',
     ajv: {
       customOptions: { allErrors: false, coerceTypes: 'array', removeAdditional: true, useDefaults: true },
