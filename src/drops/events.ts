@@ -53,16 +53,20 @@ export function purchased(
   };
 }
 
+/** The fields every sale event carries about its window. */
+function windowFields(window: SaleWindow) {
+  return {
+    sale: window.number,
+    startsAt: new Date(window.startsAt).toISOString(),
+    endsAt: new Date(window.endsAt).toISOString(),
+  };
+}
+
 export function saleOpened(window: SaleWindow, items: number): DomainEvent<SaleOpenedPayload> {
   return {
     topic: Topics.saleOpened,
     key: String(window.number),
-    payload: {
-      sale: window.number,
-      startsAt: new Date(window.startsAt).toISOString(),
-      endsAt: new Date(window.endsAt).toISOString(),
-      items,
-    },
+    payload: { ...windowFields(window), items },
   };
 }
 
@@ -70,12 +74,6 @@ export function saleClosed(window: SaleWindow, items: number, sold: number): Dom
   return {
     topic: Topics.saleClosed,
     key: String(window.number),
-    payload: {
-      sale: window.number,
-      startsAt: new Date(window.startsAt).toISOString(),
-      endsAt: new Date(window.endsAt).toISOString(),
-      items,
-      sold,
-    },
+    payload: { ...windowFields(window), items, sold },
   };
 }
