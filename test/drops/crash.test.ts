@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
-  deleteKeys,
+  dropTestState,
   freePort,
   HttpClient,
   pool,
@@ -180,12 +179,7 @@ for (const variant of variants) {
     const children: Child[] = [];
     afterAll(async () => {
       for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
-      if (env?.DROPS_REDIS_PREFIX) {
-        const redis = new Redis(redisUrl!);
-        await deleteKeys(redis, env.DROPS_REDIS_PREFIX);
-        await redis.quit();
-      }
-      await db?.drop();
+      await dropTestState(env, redisUrl, db);
     });
 
     it('loses no acknowledged write, sells nothing twice, honours live reservations after restart', async () => {

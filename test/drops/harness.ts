@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { createDropsModule, type DropsModule } from '../../src/drops/index.ts';
 import type { Redis } from '../../src/platform/redis.ts';
 import { runRole } from '../../src/platform/runtime.ts';
 import { testConfig } from '../helpers/config.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+
+export { freePort } from '../helpers/process.ts';
 
 /**
  * Sales in tests start a few seconds before the test file loads and last an hour (unless a test sets
@@ -128,18 +130,19 @@ export async function waitFor(
   }
 }
 
-/** A port nobody listens on right now (for child processes, which cannot report a port 0 choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** After a suite: the Redis keys its sale left (when it used the Redis authority), then its database. */
+export async function dropTestState(
+  env: Record<string, string> | undefined,
+  redisUrl: string | undefined,
+  db: TestDatabase | undefined,
+): Promise<void> {
+  if (env?.DROPS_REDIS_PREFIX && redisUrl) {
+    const { Redis: RedisClient } = await import('ioredis');
+    const redis = new RedisClient(redisUrl);
+    await deleteKeys(redis, env.DROPS_REDIS_PREFIX);
+    await redis.quit();
+  }
+  await db?.drop();
+}

@@ -1,10 +1,9 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   type Answer,
   type DropsServer,
-  deleteKeys,
+  dropTestState,
   HttpClient,
   redisOverrides,
   startDropsServer,
@@ -48,12 +47,7 @@ for (const variant of variants) {
     afterAll(async () => {
       client.close();
       await server?.stop();
-      if (env?.DROPS_REDIS_PREFIX) {
-        const redis = new Redis(redisUrl!);
-        await deleteKeys(redis, env.DROPS_REDIS_PREFIX);
-        await redis.quit();
-      }
-      await db?.drop();
+      await dropTestState(env, redisUrl, db);
     });
 
     for (const port of ['contest', 'main'] as const) {

@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   type DropsServer,
-  deleteKeys,
+  dropTestState,
   HttpClient,
   pool,
   redisOverrides,
@@ -54,12 +53,7 @@ for (const variant of variants) {
     afterAll(async () => {
       client.close();
       await server?.stop();
-      if (env?.DROPS_REDIS_PREFIX) {
-        const redis = new Redis(redisUrl!);
-        await deleteKeys(redis, env.DROPS_REDIS_PREFIX);
-        await redis.quit();
-      }
-      await db?.drop();
+      await dropTestState(env, redisUrl, db);
     });
 
     const current = () => client.json<Current>(`${server.main}/api/drops/current`);

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireProcessGuard, UnsafeDeploymentError } from '../../src/drops/process-guard.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   type DropsServer,
-  deleteKeys,
+  dropTestState,
   HttpClient,
   redisOverrides,
   startDropsServer,
@@ -44,12 +43,7 @@ for (const variant of variants) {
     afterAll(async () => {
       client.close();
       await server?.stop();
-      if (env?.DROPS_REDIS_PREFIX) {
-        const redis = new Redis(redisUrl!);
-        await deleteKeys(redis, env.DROPS_REDIS_PREFIX);
-        await redis.quit();
-      }
-      await db?.drop();
+      await dropTestState(env, redisUrl, db);
     });
 
     const checkout = (user: string | number, item: number) =>

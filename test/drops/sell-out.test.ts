@@ -1,9 +1,8 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   type DropsServer,
-  deleteKeys,
+  dropTestState,
   HttpClient,
   pool,
   redisOverrides,
@@ -149,12 +148,7 @@ describe.skipIf(!redisUrl)('sell-out (Redis authority, two API processes on one 
   let env: Record<string, string>;
   afterAll(async () => {
     for (const server of servers) await server.stop();
-    if (env?.DROPS_REDIS_PREFIX) {
-      const redis = new Redis(redisUrl!);
-      await deleteKeys(redis, env.DROPS_REDIS_PREFIX);
-      await redis.quit();
-    }
-    await db?.drop();
+    await dropTestState(env, redisUrl, db);
   });
 
   it('sells exactly 10,000 items through both processes; nothing lost, nothing twice', async () => {
