@@ -517,16 +517,14 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions): P
     });
   }
 
+  function paymentNotFound(paymentId: string, res: ServerResponse) {
+    send(res, 404, messagePage('Payment not found', `There is no payment ${paymentId}.`), HTML_HEADERS);
+  }
+
   function render(paymentId: string, res: ServerResponse) {
     stats.handled.render++;
     const found = book.get(paymentId);
-    if (!found)
-      return send(
-        res,
-        404,
-        messagePage('Payment not found', `There is no payment ${paymentId}.`),
-        HTML_HEADERS,
-      );
+    if (!found) return paymentNotFound(paymentId, res);
     const payment = current(found);
     if (payment.status === 'NEW') book.move(payment, 'FORM_SHOWED');
     if (payment.status === 'FORM_SHOWED') return send(res, 200, formPage(payment), HTML_HEADERS);
@@ -611,13 +609,7 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions): P
 
   function result(paymentId: string, res: ServerResponse) {
     const found = book.get(paymentId);
-    if (!found)
-      return send(
-        res,
-        404,
-        messagePage('Payment not found', `There is no payment ${paymentId}.`),
-        HTML_HEADERS,
-      );
+    if (!found) return paymentNotFound(paymentId, res);
     send(res, 200, resultPage(current(found)), HTML_HEADERS);
   }
 
