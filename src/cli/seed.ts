@@ -3,10 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../platform/config.ts';
 import type { BoxofficeModule } from '../platform/context.ts';
 import { migrateDatabase } from '../platform/migrations.ts';
+import { createProgress } from '../platform/progress.ts';
 import { runImport, runSeed } from '../platform/seed-runner.ts';
 import { SEED_PROFILES, type SeedProfile } from '../platform/seeding.ts';
 import { withDatabase } from './migrate.ts';
-import { createProgress } from './progress.ts';
 
 export const SEED_HELP = `boxoffice seed [--profile full|demo] [--seed N] [--users N] [--events N] [--archive N]
   Generates data of the hackload release's shape: users, current events, the events archive and

@@ -10,6 +10,7 @@ import type { HealthCheck } from './http/health.ts';
 import { JobQueue, type JobRunner, startJobRunner } from './jobs/index.ts';
 import { migrateDatabase } from './migrations.ts';
 import { Outbox } from './outbox/index.ts';
+import { createProgress } from './progress.ts';
 import { assertRedisReachable, createRedis, type Redis } from './redis.ts';
 import { seedDemoIfEmpty } from './seed-runner.ts';
 
@@ -73,7 +74,6 @@ export async function runRole(
     });
     if (config.MIGRATE_ON_START) await migrateDatabase(db, databaseUrl, logger);
     if (config.SEED_DEMO_ON_START && role !== 'worker') {
-      const { createProgress } = await import('../cli/progress.ts');
       await seedDemoIfEmpty(modules, {
         db,
         logger,

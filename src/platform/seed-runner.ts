@@ -1,6 +1,4 @@
-import type { Logger } from 'pino';
 import type { BoxofficeModule } from './context.ts';
-import type { Sql } from './db/client.ts';
 import { SEED_PROFILES, type SeedContext, type SeedProfile } from './seeding.ts';
 
 /** Runs every module's generator in registration order. */
@@ -45,8 +43,4 @@ export async function seedDemoIfEmpty(modules: BoxofficeModule[], context: SeedC
   context.logger.info('empty database: seeding the demo data (boxoffice seed makes the full set)');
   await runSeed(modules, context, SEED_PROFILES.demo);
   return true;
-}
-
-export function seedContext(db: Sql, logger: Logger, progress: SeedContext['progress']): SeedContext {
-  return { db, logger, progress };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Progress } from '../platform/seeding.ts';
+import type { Progress } from './seeding.ts';
 
 /**
  * A progress bar with rate and ETA on a terminal (stderr); on anything else (CI, a pipe), one log
