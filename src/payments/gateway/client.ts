@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CircuitBreaker } from '../../platform/resilience/circuit-breaker.ts';
+import { type CircuitBreaker, isCircuitOpenError } from '../../platform/resilience/circuit-breaker.ts';
 import {
   GatewayApiError,
   GatewayCancelledError,
@@ -209,11 +209,15 @@ export class GatewayClient {
     payload: string,
     signal?: AbortSignal,
   ): Promise<Json> {
+    let earlier: unknown;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.send(operation, payload, signal);
       } catch (error) {
+        // The breaker refusing a repeat says nothing of the earlier attempt, whose outcome stays unknown.
+        if (earlier !== undefined && isCircuitOpenError(error)) throw earlier;
         if (!isRetryable(error) || attempt >= this.retry.attempts) throw error;
+        earlier = error;
         this.logger?.warn(
           { operation, attempt, code: (error as GatewayError).code, err: error },
           'payment gateway call failed; retrying',
