@@ -15,6 +15,7 @@ import { BookingService, type BookingSettings } from './service.ts';
 import * as store from './store.ts';
 import { SWEEP_SCHEDULE, SWEEP_TASK, sweepExpiredHolds } from './sweeper.ts';
 
+export { BookingErrors } from './errors.ts';
 export type {
   BookingCancelledPayload,
   BookingCreatedPayload,
@@ -30,6 +31,10 @@ export {
   type PaymentSubject,
   REFUND_CLOSES_HOURS,
   refundBooking,
+  refundOpen,
+  reopenBooking,
+  type SecureRefusal,
+  securePayment,
 } from './payment-states.ts';
 export {
   eventOfSeat,
@@ -40,7 +45,7 @@ export {
   type VenueLayout,
   type ZoneLayout,
 } from './seating/layout.ts';
-export type { BookingService } from './service.ts';
+export type { BookingPaymentsPort, BookingService } from './service.ts';
 export { sweepExpiredHolds } from './sweeper.ts';
 
 /**

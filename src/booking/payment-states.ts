@@ -12,8 +12,9 @@ import * as store from './store.ts';
  * before seats, as everywhere), is idempotent when the booking is already in the target state, and announces
  * the change in the outbox.
  *
- *   created ──beginPayment──▶ pending_payment ──confirmPayment──▶ paid ──refundBooking──▶ refunded
- *                                   │
+ *   created ──beginPayment──▶ pending_payment ──securePayment, confirmPayment──▶ paid ──refundBooking──▶ refunded
+ *      ▲                            │
+ *      └────reopenBooking───────────┤ (the gateway never registered the payment)
  *                                   └──failPayment──▶ cancelled (seats freed)
  */
 
@@ -63,6 +64,44 @@ export async function beginPayment(
   return paying;
 }
 
+/**
+ * pending_payment → created: the payment never started (the gateway refused it, or never registered it), so
+ * the buyer may try again. The booking's live seats are held until `holdUntil` (a fresh hold).
+ */
+export async function reopenBooking(tx: Tx, bookingId: number, holdUntil: Date): Promise<boolean> {
+  const booking = await locked(tx, bookingId);
+  if (booking.status !== 'pending_payment') return false;
+  await store.setHoldsUntil(tx, bookingId, holdUntil);
+  await store.setBookingStatus(tx, bookingId, 'created');
+  return true;
+}
+
+/** Why a booking cannot take the money of a payment the gateway authorized. */
+export type SecureRefusal = 'not_pending_payment' | 'seats_lost' | 'amount_changed';
+
+/**
+ * The gateway authorized a payment of `expected` (the seats and sum the payment was made for): if the booking
+ * is still pending payment with exactly those seats live, they stop expiring (so nobody can take them while
+ * the money is captured) and the booking's subject is returned. Otherwise the payment must be given back.
+ */
+export async function securePayment(
+  tx: Tx,
+  bookingId: number,
+  expected: { seatCount: number; amount: string },
+): Promise<{ ok: true; subject: PaymentSubject } | { ok: false; reason: SecureRefusal; status: string }> {
+  const booking = await store.lockBooking(tx, bookingId, 'update');
+  if (booking?.status !== 'pending_payment') {
+    return { ok: false, reason: 'not_pending_payment', status: booking?.status ?? 'deleted' };
+  }
+  const live = await subject(tx, booking);
+  if (live.seatIds.length !== expected.seatCount) {
+    return { ok: false, reason: 'seats_lost', status: booking.status };
+  }
+  if (live.amount !== expected.amount) return { ok: false, reason: 'amount_changed', status: booking.status };
+  await store.setHoldsUntil(tx, bookingId, null);
+  return { ok: true, subject: live };
+}
+
 /** pending_payment → paid: the seats are sold (no expiry any more). */
 export async function confirmPayment(tx: Tx, bookingId: number): Promise<PaymentSubject> {
   const booking = await locked(tx, bookingId);
@@ -90,19 +129,27 @@ export async function failPayment(tx: Tx, bookingId: number): Promise<number[]> 
 /** Refunds close this long before the event starts (specs/hackload-data.md). */
 export const REFUND_CLOSES_HOURS = 12;
 
-/** paid → refunded, up to 12 hours before the event starts: the seats go back on sale. */
+/** Whether a refund asked for at `at` is in time for an event starting at `eventStartsAt`. */
+export function refundOpen(eventStartsAt: Date, at: Date): boolean {
+  return eventStartsAt.getTime() - at.getTime() >= REFUND_CLOSES_HOURS * 3_600_000;
+}
+
+/**
+ * paid → refunded, up to 12 hours before the event starts (judged at `requestedAt`, when the buyer asked):
+ * the seats go back on sale. `eventStartsAt` null skips the rule (the gateway refunded on its own).
+ */
 export async function refundBooking(
   tx: Tx,
   bookingId: number,
-  eventStartsAt: Date,
-  now: Date = new Date(),
+  eventStartsAt: Date | null,
+  requestedAt: Date = new Date(),
 ): Promise<PaymentSubject> {
   const booking = await locked(tx, bookingId);
   if (booking.status === 'refunded') {
     return { bookingId, eventId: booking.eventId, userId: booking.userId, seatIds: [], amount: '0.00' };
   }
   if (booking.status !== 'paid') throw BookingErrors.notPayable(bookingId, booking.status, 'paid');
-  if (eventStartsAt.getTime() - now.getTime() < REFUND_CLOSES_HOURS * 3_600_000) {
+  if (eventStartsAt && !refundOpen(eventStartsAt, requestedAt)) {
     throw BookingErrors.refundClosed(bookingId, REFUND_CLOSES_HOURS);
   }
   const refunded = await subject(tx, booking);

@@ -235,22 +235,39 @@ export async function bookingRoutes(
       validatorCompiler: strictBody,
       schema: {
         tags: ['Bookings'],
-        summary: 'Cancel a booking and free its seats',
-        description: 'Idempotent: cancelling a cancelled booking is answered 200.',
+        summary: 'Cancel a booking: free its seats, or refund it if it is paid',
+        description:
+          'Unpaid (created or pending payment): the seats are free at once and a started payment is given back. Paid: refunded through the payment gateway up to 12 hours before the event (later: 409 BOOKING_REFUND_CLOSED), and the seats go back on sale. Idempotent: cancelling a cancelled or refunded booking is answered 200.',
         body: Type.Object({ booking_id: Id('Your booking') }),
         response: {
-          200: empty('Cancelled'),
+          200: empty('Cancelled, or refunded'),
+          202: Type.Object(
+            { status: Type.Literal('refund_pending'), message: Type.String() },
+            {
+              description:
+                'Refund asked for, the gateway’s answer is not known yet: the booking stays paid until the gateway confirms the refund (GET /api/bookings/{id}/payment-status follows it)',
+            },
+          ),
           ...badInput,
           ...authErrors,
           403: ErrorBody('The booking is another user’s'),
           404: ErrorBody('No such booking'),
-          409: ErrorBody('The booking is paid or refunded (BOOKING_NOT_CANCELLABLE)'),
+          409: ErrorBody(
+            'Too late to refund (BOOKING_REFUND_CLOSED), or the booking is paid and payments are not running (BOOKING_NOT_CANCELLABLE)',
+          ),
+          502: ErrorBody('The payment gateway refused the refund'),
           ...busy,
         },
       },
     },
     async (request, reply) => {
-      await service.cancelBooking(request.user!, request.body.booking_id);
+      const outcome = await service.cancelBooking(request.user!, request.body.booking_id);
+      if (outcome === 'pending') {
+        return reply.code(202).send({
+          status: 'refund_pending' as const,
+          message: 'the refund is asked for; the booking stays paid until the payment gateway confirms it',
+        });
+      }
       return emptyOk(reply);
     },
   );

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuthenticatedUser } from '../identity/index.ts';
 import { type Cache, CacheNamespace } from '../platform/cache/index.ts';
-import type { Sql } from '../platform/db/client.ts';
+import type { Sql, Tx } from '../platform/db/client.ts';
 import type { GroupCommitter } from '../platform/db/group-commit.ts';
 import { publish } from '../platform/outbox/index.ts';
 import { cancelLockedBooking } from './cancellation.ts';
@@ -75,6 +75,24 @@ export interface BookingServiceDeps {
   settings: BookingSettings;
 }
 
+/**
+ * What the booking module needs from payments (src/payments/ connects itself with `connectPayments`): without
+ * it a paid booking cannot be cancelled (409) and a cancelled one has no payment to stop.
+ */
+export interface BookingPaymentsPort {
+  /** In the transaction that cancels a booking pending payment: mark its payment as to be given back. */
+  cancelling(tx: Tx, bookingId: number): Promise<void>;
+  /** After that transaction committed: give the payment back at the gateway (best effort; reconciled later). */
+  cancelled(bookingId: number): void;
+  /**
+   * The buyer cancels a paid booking: refund it through the gateway (the booking becomes refunded). Resolves
+   * `refunded`, or `pending` when the gateway's answer is still unknown (the refund completes later).
+   */
+  refund(booking: { id: number; eventId: number; userId: number }): Promise<'refunded' | 'pending'>;
+  /** In `POST /api/reset`'s transaction: forget every payment. */
+  reset(tx: Tx): Promise<void>;
+}
+
 /** Owner and event of a booking never change: remembered per process (ids are never reused). */
 interface Owner {
   userId: number;
@@ -100,6 +118,7 @@ export class BookingService {
   readonly #taken: TakenSeats;
   readonly #owners = new Map<number, Owner>();
   readonly #analytics: CacheNamespace;
+  #payments: BookingPaymentsPort | undefined;
 
   constructor(deps: BookingServiceDeps) {
     this.settings = deps.settings;
@@ -111,6 +130,11 @@ export class BookingService {
     this.#creates = deps.creates;
     this.#taken = deps.taken;
     this.#analytics = new CacheNamespace(deps.cache, 'booking-analytics');
+  }
+
+  /** Called once by the payments module when it starts. */
+  connectPayments(port: BookingPaymentsPort): void {
+    this.#payments = port;
   }
 
   // ---- seats -------------------------------------------------------------------------------------------
@@ -225,21 +249,49 @@ export class BookingService {
   }
 
   /** `PATCH /api/bookings/cancel`: a new or pending-payment booking is cancelled and its seats freed. */
-  async cancelBooking(user: AuthenticatedUser, bookingId: number): Promise<void> {
+  /**
+   * Cancels the caller's booking. Unpaid: its seats are freed at once and its payment, if one was started, is
+   * given back. Paid: refunded through the gateway (payments), up to 12 hours before the event. Resolves
+   * `pending` when a refund is asked for but the gateway's answer is still unknown.
+   */
+  async cancelBooking(user: AuthenticatedUser, bookingId: number): Promise<'done' | 'pending'> {
     await this.#ownerOf(user, bookingId);
-    const released = await this.#db
+    const payments = this.#payments;
+    const outcome = await this.#db
       .begin(async (tx) => {
         await store.configureWrite(tx, this.settings.lockTimeoutMs);
         const booking = await store.lockBooking(tx, bookingId, 'update');
         if (!booking) throw BookingErrors.bookingNotFound(bookingId);
-        if (booking.status === 'cancelled') return [];
-        if (booking.status === 'paid' || booking.status === 'refunded') {
-          throw BookingErrors.notCancellable(bookingId, booking.status);
+        if (booking.status === 'cancelled' || booking.status === 'refunded') return { released: [] };
+        if (booking.status === 'paid') {
+          if (!payments) throw BookingErrors.notCancellable(bookingId, booking.status);
+          return { released: [], refund: booking };
         }
-        return cancelLockedBooking(tx, booking, 'cancelled');
+        if (booking.status === 'pending_payment') await payments?.cancelling(tx, bookingId);
+        const released = await cancelLockedBooking(tx, booking, 'cancelled');
+        return { released, paying: booking.status === 'pending_payment' };
       })
       .catch(busyOrThrow);
-    await this.#taken.forget(released);
+    await this.#taken.forget(outcome.released);
+    if (outcome.paying) payments?.cancelled(bookingId);
+    if (outcome.refund && payments) {
+      const refunded = await payments.refund(outcome.refund);
+      return refunded === 'refunded' ? 'done' : 'pending';
+    }
+    return 'done';
+  }
+
+  /** The caller's booking as it is now: 404 unknown, 403 someone else's. */
+  async ownedBooking(user: AuthenticatedUser, bookingId: number): Promise<store.BookingRow> {
+    await this.#ownerOf(user, bookingId);
+    const booking = await store.findBooking(this.#db, bookingId);
+    if (!booking) throw BookingErrors.bookingNotFound(bookingId);
+    return booking;
+  }
+
+  /** Seats freed outside this service (a payment failed): turned away by no cache from now on. */
+  async seatsFreed(seatIds: readonly number[]): Promise<void> {
+    await this.#taken.forget(seatIds);
   }
 
   // ---- analytics ---------------------------------------------------------------------------------------
@@ -310,6 +362,7 @@ export class BookingService {
       .begin(async (tx) => {
         await store.configureWrite(tx, Math.max(this.settings.lockTimeoutMs, 10_000));
         const lastBookingId = await store.deleteAllBookings(tx);
+        await this.#payments?.reset(tx);
         await publish(tx, events.bookingsReset(lastBookingId));
         return lastBookingId;
       })
