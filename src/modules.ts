@@ -2,10 +2,17 @@ import { bookingModule } from './booking/index.ts';
 import { catalogModule } from './catalog/index.ts';
 import { createDropsModule } from './drops/index.ts';
 import { identityModule } from './identity/index.ts';
+import { paymentsModule } from './payments/index.ts';
 import type { BoxofficeModule } from './platform/context.ts';
 
 /**
  * The product modules this build runs, in registration order (seeding follows it, so later
  * modules may rely on earlier ones' data). Each issue that adds a module appends it here.
  */
-export const modules: BoxofficeModule[] = [identityModule, catalogModule, bookingModule, createDropsModule()];
+export const modules: BoxofficeModule[] = [
+  identityModule,
+  catalogModule,
+  bookingModule,
+  paymentsModule,
+  createDropsModule(),
+];

@@ -23,6 +23,7 @@ export async function startPlatform(children: Children, signal: AbortSignal): Pr
   const env: NodeJS.ProcessEnv = {
     // The drops contest API takes any free port unless told otherwise: 8080 may be in use.
     DROPS_CONTEST_PORT: '0',
+    SIM_GATEWAY_PORT: '0',
     ...process.env,
     PORT: String(port),
     HOST: '127.0.0.1',

@@ -311,6 +311,41 @@ export const ConfigSchema = Type.Object({
     description:
       'Attempts, the first included, of a gateway call that is safe to repeat (init per orderId, check); confirm and cancel check the payment before repeating.',
   }),
+  PAYMENT_CURRENCY: Type.Union(
+    [Type.Literal('KZT'), Type.Literal('RUB'), Type.Literal('USD'), Type.Literal('EUR')],
+    {
+      default: 'KZT',
+      description: 'Currency of zone prices and payments (the gateway takes minor units: 1 KZT = 100).',
+    },
+  ),
+  PAYMENT_EXPIRY_MINUTES: Type.Integer({
+    minimum: 1,
+    maximum: 10080,
+    default: 15,
+    description:
+      'How long a buyer has to pay (the gateway expires the payment then). The booking’s seats stay held that long plus PAYMENT_HOLD_GRACE_SECONDS.',
+  }),
+  PAYMENT_HOLD_GRACE_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 3600,
+    default: 120,
+    description:
+      'Seats of a booking pending payment stay held this long past the payment’s expiry, so a payment authorized at the last moment still finds them.',
+  }),
+  PAYMENT_RECONCILE_AFTER_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 86400,
+    default: 60,
+    description:
+      'A payment not settled and unchanged this long is checked with the gateway by the reconciliation job (lost webhooks, lost answers).',
+  }),
+  PAYMENT_CALLBACK_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description:
+        'Public base URL of this API, where the gateway posts webhooks (/api/payments/notifications) and sends buyers back (/api/payments/success|fail). Unset: the address the API listens on.',
+    }),
+  ),
   CIRCUIT_BREAKER_FAILURE_THRESHOLD: Type.Integer({
     minimum: 1,
     maximum: 1000,

@@ -30,6 +30,7 @@ async function spawnApi(databaseUrl: string): Promise<Child> {
       SEED_DEMO_ON_START: 'false',
       DROPS_ENABLED: 'false',
       DROPS_CONTEST_ENABLED: 'false',
+      SIM_GATEWAY_PORT: '0',
       BOOKING_MAX_SEATS_PER_USER: '100000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

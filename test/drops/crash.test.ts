@@ -44,6 +44,7 @@ async function spawnApi(env: Record<string, string>): Promise<Child> {
       HOST: '127.0.0.1',
       PORT: String(port),
       DROPS_CONTEST_PORT: String(contestPort),
+      SIM_GATEWAY_PORT: '0',
       DROPS_EPOCH_SECONDS: TEST_EPOCH_SECONDS,
       DROPS_PER_USER_LIMIT: String(LIMIT),
       DROPS_RESERVATION_SECONDS: String(RESERVATION_SECONDS),

@@ -8,6 +8,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     SEED_DEMO_ON_START: 'false',
     // Test files run in parallel: each server takes any free contest port, never 8080.
     DROPS_CONTEST_PORT: '0',
+    // … and any free port for the in-process gateway simulator, never 8090.
+    SIM_GATEWAY_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   });

@@ -61,6 +61,7 @@ describe('boot', () => {
       DATABASE_URL: db.url,
       PORT: String(port),
       DROPS_CONTEST_PORT: '0',
+      SIM_GATEWAY_PORT: '0',
       LOG_LEVEL: 'warn',
     });
     const base = `http://127.0.0.1:${port}`;

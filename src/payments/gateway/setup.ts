@@ -36,10 +36,15 @@ const defaultOf = (key: 'MERCHANT_PASSWORD' | 'PAYMENT_WEBHOOK_SECRET') =>
 
 /**
  * Everything the payments flow needs to talk to the gateway: the client (with the breaker) pointed at
- * PAYMENT_ENDPOINT, or, when that is unset, at a simulator started here in-process (stopped by `stop`).
- * Production with a real endpoint refuses the development credentials.
+ * PAYMENT_ENDPOINT, or, when that is unset, at a simulator started here in-process (stopped by `stop`); with
+ * `startSimulator: false` (a worker process), at the simulator another process of the deployment runs on
+ * SIM_GATEWAY_HOST:SIM_GATEWAY_PORT. Production with a real endpoint refuses the development credentials.
  */
-export async function openPaymentGateway(config: Config, logger: Logger): Promise<PaymentGateway> {
+export async function openPaymentGateway(
+  config: Config,
+  logger: Logger,
+  options: { startSimulator?: boolean } = {},
+): Promise<PaymentGateway> {
   const production = config.NODE_ENV === 'production';
   if (production && config.PAYMENT_ENDPOINT) {
     const weak = (['MERCHANT_PASSWORD', 'PAYMENT_WEBHOOK_SECRET'] as const).filter(
@@ -52,6 +57,9 @@ export async function openPaymentGateway(config: Config, logger: Logger): Promis
   }
   let simulator: GatewaySimulator | undefined;
   let endpoint = config.PAYMENT_ENDPOINT;
+  if (!endpoint && options.startSimulator === false) {
+    endpoint = `http://${config.SIM_GATEWAY_HOST}:${config.SIM_GATEWAY_PORT}/api/v1`;
+  }
   if (!endpoint) {
     // Loaded only when used: a deployment with a real gateway never runs simulator code.
     const { simulatorOptionsFromConfig, startGatewaySimulator } = await import('../../sims/gateway/index.ts');
