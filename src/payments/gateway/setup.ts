@@ -63,7 +63,13 @@ export async function openPaymentGateway(
   if (!endpoint) {
     // Loaded only when used: a deployment with a real gateway never runs simulator code.
     const { simulatorOptionsFromConfig, startGatewaySimulator } = await import('../../sims/gateway/index.ts');
-    simulator = await startGatewaySimulator(simulatorOptionsFromConfig(config, logger));
+    simulator = await startGatewaySimulator(simulatorOptionsFromConfig(config, logger)).catch(
+      (error: NodeJS.ErrnoException) => {
+        throw new Error(
+          `payments: cannot start the built-in gateway simulator on ${config.SIM_GATEWAY_HOST}:${config.SIM_GATEWAY_PORT} (SIM_GATEWAY_HOST, SIM_GATEWAY_PORT): ${error.code ?? error.message}; set PAYMENT_ENDPOINT to use a running gateway instead`,
+        );
+      },
+    );
     endpoint = simulator.apiUrl;
     if (production)
       logger.warn({ endpoint }, 'PAYMENT_ENDPOINT is unset: payments go to the built-in simulator');

@@ -269,6 +269,31 @@ describe('the simulator from configuration', () => {
     }
   });
 
+  it('names the variables to change when the simulator’s port is taken, and a worker never starts one', async () => {
+    const taken = await openPaymentGateway(testConfig({ SIM_GATEWAY_PORT: '0' }), pino({ level: 'silent' }));
+    try {
+      const port = new URL(taken.simulator!.url).port;
+      await expect(
+        openPaymentGateway(testConfig({ SIM_GATEWAY_PORT: port }), pino({ level: 'silent' })),
+      ).rejects.toThrow(
+        new RegExp(
+          `cannot start the built-in gateway simulator on 127\\.0\\.0\\.1:${port} \\(SIM_GATEWAY_HOST, SIM_GATEWAY_PORT\\): EADDRINUSE; set PAYMENT_ENDPOINT`,
+        ),
+      );
+      const worker = await openPaymentGateway(
+        testConfig({ SIM_GATEWAY_PORT: port }),
+        pino({ level: 'silent' }),
+        {
+          startSimulator: false,
+        },
+      );
+      expect(worker.simulator).toBeUndefined();
+      expect(worker.client.endpoint).toBe(taken.simulator!.apiUrl);
+    } finally {
+      await taken.stop();
+    }
+  });
+
   it('refuses the development credentials with a real gateway in production', async () => {
     const config = testConfig({ NODE_ENV: 'production', PAYMENT_ENDPOINT: 'https://gateway.example/api/v1' });
     await expect(openPaymentGateway(config, pino({ level: 'silent' }))).rejects.toThrow(
