@@ -352,7 +352,9 @@ export class PaymentFlow {
           ? paymentEvent(PaymentTopics.refunded, ended)
           : paymentEvent(PaymentTopics.failed, ended, { reason: ended.failureReason ?? 'reversed' }),
       );
-      return this.#cancelBooking(tx, p.bookingId);
+      // A payment given up long ago may be reversed while its booking, reopened, is paid with another one.
+      const live = await store.lockLiveOfBooking(tx, p.bookingId);
+      return live ? undefined : this.#cancelBooking(tx, p.bookingId);
     });
   }
 

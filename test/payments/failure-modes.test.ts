@@ -302,4 +302,22 @@ describe('payments: failure modes end consistent', () => {
       server.sim.configure({ expiryMinuteMs: 60_000 });
     }
   });
+
+  it('money arriving for a payment given up long ago goes back, and the booking’s new payment is untouched', async () => {
+    const [buyer] = server.users;
+    const bookingId = await bookingWith(server, buyer!, [seat(15)]);
+    const abandoned = await startPayment(server, buyer!, bookingId);
+    // As if we had concluded this payment never started (reconciliation's ABSENT) and reopened the booking.
+    await server.sql`update payments set state = 'failed' where booking_id = ${bookingId}`;
+    await server.sql`update bookings set status = 'created' where id = ${bookingId}`;
+    const current = await startPayment(server, buyer!, bookingId);
+    expect(current).not.toBe(abandoned);
+    // The buyer pays the old one after all: it is cancelled at the gateway, the booking waits for the new one.
+    await payWithCard(server, abandoned);
+    await waitFor(() => (server.sim.payment(abandoned)?.status === 'CANCELLED' ? true : undefined));
+    await server.sim.webhooksIdle();
+    expect(await bookingStatus(server.sql, bookingId)).toBe('pending_payment');
+    await payWithCard(server, current);
+    await waitFor(async () => ((await bookingStatus(server.sql, bookingId)) === 'paid' ? true : undefined));
+  });
 });
