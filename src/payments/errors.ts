@@ -6,6 +6,13 @@ export const PaymentErrors = {
     new AppError('PAYMENT_ALREADY_PAID', 409, `booking ${bookingId} is paid already (payment ${state})`, {
       state,
     }),
+  ended: (bookingId: number, state: string, reason: string | null) =>
+    new AppError(
+      'PAYMENT_ENDED',
+      409,
+      `the payment of booking ${bookingId} ended (${state}${reason ? `: ${reason}` : ''}) before it could be used`,
+      { state, reason },
+    ),
   notFound: (what: string) => new AppError('PAYMENT_NOT_FOUND', 404, `no payment ${what}`),
   initUnknown: (bookingId: number, cause: string) =>
     new AppError(

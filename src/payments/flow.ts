@@ -116,12 +116,51 @@ export class PaymentFlow {
         );
         return row;
       }
+      if (news.gatewayPaymentId && row.gatewayPaymentId && news.gatewayPaymentId !== row.gatewayPaymentId) {
+        // News of another gateway payment of the same order (queued while the init answer named ours).
+        await this.stray(row, { ...news, gatewayPaymentId: news.gatewayPaymentId });
+        return store.findPayment(this.#db, paymentId);
+      }
       const step = decide(row.state, status);
       if (step.kind === 'none') return row;
       news = await this.#perform(step, row, { ...news, status });
       row = await store.findPayment(this.#db, paymentId);
     }
     return row;
+  }
+
+  /**
+   * A second gateway payment of `original`'s order (the gateway made it for a repeat of an init whose first
+   * payment had ended): recorded as a payment of its own, `reversing`, and its money given back.
+   */
+  async stray(
+    original: store.PaymentRow,
+    news: News & { gatewayPaymentId: string },
+  ): Promise<store.PaymentRow | undefined> {
+    const stray = await this.#db.begin(async (tx) => {
+      const { row, created } = await store.insertStray(
+        tx,
+        original,
+        news.gatewayPaymentId,
+        gatewayStatusOf(news) ?? null,
+      );
+      if (created) {
+        await store.recordTransition(tx, row, {
+          from: null,
+          to: 'reversing',
+          gatewayStatus: gatewayStatusOf(news),
+          source: news.source,
+          reference: news.reference,
+          detail: { why: 'a second gateway payment of the order', original: original.id },
+        });
+      }
+      return row;
+    });
+    this.#log.warn(
+      { paymentId: original.id, orderId: original.orderId, stray: news.gatewayPaymentId },
+      'payments: the gateway made a second payment for an order; giving it back',
+    );
+    return this.drive(stray.id, news);
   }
 
   /**

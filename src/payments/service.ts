@@ -191,25 +191,51 @@ export class PaymentsService {
           failUrl: `${base}/api/payments/fail`,
           paymentExpiryMinutes: this.settings.expiryMinutes,
         });
-        await this.#db.begin(async (tx) => {
+        const fate = await this.#db.begin(async (tx) => {
           const p = await store.lockPayment(tx, row.id);
-          if (!p) return;
+          if (!p) return 'gone' as const;
           const change = { gatewayPaymentId: answer.paymentId, paymentUrl: answer.paymentUrl };
-          if (p.state !== 'initiating') return store.updatePayment(tx, p.id, change);
-          await store.updatePayment(tx, p.id, { ...change, state: 'pending', gatewayStatus: answer.status });
-          await store.recordTransition(tx, p, {
-            from: 'initiating',
-            to: 'pending',
-            gatewayStatus: answer.status,
+          const ours = p.gatewayPaymentId === null || p.gatewayPaymentId === answer.paymentId;
+          if (p.state === 'initiating' && ours) {
+            await store.updatePayment(tx, p.id, {
+              ...change,
+              state: 'pending',
+              gatewayStatus: answer.status,
+            });
+            await store.recordTransition(tx, p, {
+              from: 'initiating',
+              to: 'pending',
+              gatewayStatus: answer.status,
+              source: 'api',
+              reference: 'init',
+            });
+            const started = { ...p, state: 'pending' as const, gatewayPaymentId: answer.paymentId };
+            await publish(
+              tx,
+              paymentEvent(PaymentTopics.initiated, started, { paymentUrl: answer.paymentUrl }),
+            );
+            return 'started' as const;
+          }
+          // A webhook got here first (same payment), or the buyer cancelled while the answer was on its way.
+          if (
+            p.gatewayPaymentId === answer.paymentId ||
+            (p.state === 'reversing' && p.gatewayPaymentId === null)
+          ) {
+            await store.updatePayment(tx, p.id, change);
+            return p.state === 'reversing' ? ('reverse' as const) : ('known' as const);
+          }
+          return { stray: p };
+        });
+        if (fate === 'reverse') await this.flow.driveNow(row.id, { source: 'api' });
+        if (typeof fate === 'object') {
+          // The order's first payment ended before this answer came: the gateway made a second one.
+          await this.flow.stray(fate.stray, {
+            status: answer.status,
+            gatewayPaymentId: answer.paymentId,
             source: 'api',
             reference: 'init',
           });
-          const started = { ...p, state: 'pending' as const, gatewayPaymentId: answer.paymentId };
-          await publish(
-            tx,
-            paymentEvent(PaymentTopics.initiated, started, { paymentUrl: answer.paymentUrl }),
-          );
-        });
+        }
       } catch (error) {
         if (!refusedForSure(error)) {
           // Registered or not, we cannot tell: the row stays `initiating`; a repeat or reconciliation settles it.
@@ -230,6 +256,9 @@ export class PaymentsService {
       }
       const now = await store.findPayment(this.#db, row.id);
       if (!now) throw PaymentErrors.notFound(`for booking ${row.bookingId}`);
+      if (!LIVE.has(now.state) || !now.paymentUrl) {
+        throw PaymentErrors.ended(now.bookingId, now.state, now.failureReason);
+      }
       return now;
     });
   }
@@ -268,14 +297,32 @@ export class PaymentsService {
       `${hook.paymentId}:${hook.status}:${hook.timestamp ?? ''}`;
     if (await store.deliverySeen(this.#db, deliveryId, hook.paymentStatus)) return { outcome: 'duplicate' };
 
+    const delivery = { deliveryId, status: hook.paymentStatus, gatewayPaymentId: hook.paymentId };
+    const news = {
+      status: hook.paymentStatus,
+      gatewayPaymentId: hook.paymentId,
+      source: 'webhook' as const,
+      reference: deliveryId,
+      // The detail (DECLINED, INSUFFICIENT_FUNDS…) says more than the failure's status.
+      reason: typeof hook.data.reason === 'string' ? hook.data.reason : hook.failureReason,
+      untrusted: true,
+    };
     let row = await store.findByGatewayId(this.#db, hook.paymentId);
     if (!row && typeof hook.data.orderId === 'string') {
-      // Before the init answer was recorded: the order id names it.
       const byOrder = await store.findByOrderId(this.#db, hook.data.orderId);
-      if (byOrder && (!byOrder.gatewayPaymentId || byOrder.gatewayPaymentId === hook.paymentId))
+      // Before the init answer was recorded, the order id names the payment.
+      if (
+        byOrder &&
+        !byOrder.gatewayPaymentId &&
+        (byOrder.state === 'initiating' || byOrder.state === 'reversing')
+      ) {
         row = byOrder;
+      } else if (byOrder) {
+        const stray = await this.flow.stray(byOrder, news);
+        await store.recordDelivery(this.#db, { ...delivery, paymentId: stray?.id ?? null, outcome: 'stray' });
+        return { outcome: 'stray' };
+      }
     }
-    const delivery = { deliveryId, status: hook.paymentStatus, gatewayPaymentId: hook.paymentId };
     if (!row) {
       this.#log.warn(
         { ...delivery },
@@ -284,15 +331,7 @@ export class PaymentsService {
       await store.recordDelivery(this.#db, { ...delivery, paymentId: null, outcome: 'unknown_payment' });
       return { outcome: 'unknown_payment' };
     }
-    const after = await this.flow.drive(row.id, {
-      status: hook.paymentStatus,
-      gatewayPaymentId: hook.paymentId,
-      source: 'webhook',
-      reference: deliveryId,
-      // The detail (DECLINED, INSUFFICIENT_FUNDS…) says more than the failure's status.
-      reason: typeof hook.data.reason === 'string' ? hook.data.reason : hook.failureReason,
-      untrusted: true,
-    });
+    const after = await this.flow.drive(row.id, news);
     await store.recordDelivery(this.#db, { ...delivery, paymentId: row.id, outcome: after?.state ?? 'gone' });
     return after ? { outcome: after.state, payment: after } : { outcome: 'gone' };
   }

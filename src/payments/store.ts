@@ -129,11 +129,50 @@ export async function findByGatewayId(
   return rows[0] && toPayment(rows[0]);
 }
 
+/** The payment the order was made for (its first row; later rows of the order are strays). */
 export async function findByOrderId(db: Queryable, orderId: string): Promise<PaymentRow | undefined> {
-  const rows = await db.unsafe<PaymentRecord[]>(`select ${COLUMNS} from payments where order_id = $1`, [
-    orderId,
-  ]);
+  const rows = await db.unsafe<PaymentRecord[]>(
+    `select ${COLUMNS} from payments where order_id = $1 order by id limit 1`,
+    [orderId],
+  );
   return rows[0] && toPayment(rows[0]);
+}
+
+/**
+ * Records a second gateway payment of `original`'s order (the gateway made it for a repeated init after the
+ * first ended): `reversing`, so its money, if any, is given back. Returns the stray's row (also when it was
+ * recorded before).
+ */
+export async function insertStray(
+  tx: Tx,
+  original: PaymentRow,
+  gatewayPaymentId: string,
+  gatewayStatus: PaymentStatus | null,
+): Promise<{ row: PaymentRow; created: boolean }> {
+  const inserted = await tx.unsafe<PaymentRecord[]>(
+    `insert into payments (booking_id, event_id, user_id, order_id, gateway_payment_id, state, gateway_status,
+       amount, amount_minor, currency, seat_count, expires_at)
+     values ($1, $2, $3, $4, $5, 'reversing', $6, $7, $8, $9, $10, $11)
+     on conflict (gateway_payment_id) do nothing
+     returning ${COLUMNS}`,
+    [
+      original.bookingId,
+      original.eventId,
+      original.userId,
+      original.orderId,
+      gatewayPaymentId,
+      gatewayStatus,
+      original.amount,
+      original.amountMinor,
+      original.currency,
+      original.seatCount,
+      original.expiresAt,
+    ] as never[],
+  );
+  if (inserted[0]) return { row: toPayment(inserted[0]), created: true };
+  const existing = await findByGatewayId(tx, gatewayPaymentId);
+  if (!existing) throw new Error(`payments: stray ${gatewayPaymentId} neither inserted nor found`);
+  return { row: existing, created: false };
 }
 
 /** The booking's latest payment (the live one if there is one). */
