@@ -2,31 +2,17 @@ import type { FastifyReply, FastifySchemaCompiler, preValidationAsyncHookHandler
 import { type TSchema, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { AppError } from '../platform/http/errors.ts';
+import { errorResponse, positiveId } from '../platform/http/schemas.ts';
 import type { HttpApp } from '../platform/http/types.ts';
 import type { BookingService } from './service.ts';
 
-/** The platform's error body (src/platform/http/errors.ts). */
-const ErrorBody = (description: string) =>
-  Type.Object(
-    {
-      code: Type.String({ description: 'Stable machine-readable code, e.g. BOOKING_SEAT_TAKEN' }),
-      message: Type.String(),
-      requestId: Type.String(),
-      details: Type.Optional(Type.Unknown()),
-    },
-    { description },
-  );
-
-const Id = (description: string) =>
-  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description, examples: [1] });
-
 const authErrors = {
-  401: ErrorBody('No or wrong HTTP Basic credentials'),
-  429: ErrorBody('Too many failed sign-ins'),
+  401: errorResponse('No or wrong HTTP Basic credentials'),
+  429: errorResponse('Too many failed sign-ins'),
 };
-const badInput = { 400: ErrorBody('Malformed body or parameters: the message says which') };
+const badInput = { 400: errorResponse('Malformed body or parameters: the message says which') };
 const busy = {
-  503: ErrorBody('Lock wait timed out under contention (BOOKING_BUSY), or shutting down: retry'),
+  503: errorResponse('Lock wait timed out under contention (BOOKING_BUSY), or shutting down: retry'),
 };
 const empty = (description: string) => ({ description, type: 'null' as const });
 
@@ -96,7 +82,7 @@ export async function bookingRoutes(
         description:
           'In id order (row by row). A seat held by anyone, or pending payment, is RESERVED; an expired hold is FREE at once.',
         querystring: Type.Object({
-          event_id: Id('The event'),
+          event_id: positiveId('The event'),
           page: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 1 }),
           pageSize: Type.Integer({ minimum: 1, maximum: 20, default: 20 }),
           row: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
@@ -108,7 +94,7 @@ export async function bookingRoutes(
           200: Type.Array(SeatItem),
           ...badInput,
           ...authErrors,
-          404: ErrorBody('No such event'),
+          404: errorResponse('No such event'),
         },
       },
     },
@@ -126,13 +112,13 @@ export async function bookingRoutes(
       schema: {
         tags: ['Bookings'],
         summary: 'Create an empty booking for an event',
-        body: Type.Object({ event_id: Id('The event to book') }),
+        body: Type.Object({ event_id: positiveId('The event to book') }),
         response: {
           201: Type.Object({ id: Type.Integer() }),
           ...badInput,
           ...authErrors,
-          404: ErrorBody('No such event'),
-          409: ErrorBody('The event has started or has no seats on sale'),
+          404: errorResponse('No such event'),
+          409: errorResponse('The event has started or has no seats on sale'),
           ...busy,
         },
       },
@@ -180,14 +166,17 @@ export async function bookingRoutes(
         summary: 'Hold a seat for a booking (atomic, BOOKING_HOLD_SECONDS)',
         description:
           'Answered once the hold is durable. Selecting a seat the booking already holds is answered 200 and does not extend the hold.',
-        body: Type.Object({ booking_id: Id('Your booking'), seat_id: Id('A seat of the booking’s event') }),
+        body: Type.Object({
+          booking_id: positiveId('Your booking'),
+          seat_id: positiveId('A seat of the booking’s event'),
+        }),
         response: {
           200: empty('The seat is held for the booking'),
           ...badInput,
           ...authErrors,
-          403: ErrorBody('The booking is another user’s'),
-          404: ErrorBody('No such booking, or no such seat in the booking’s event'),
-          419: ErrorBody(
+          403: errorResponse('The booking is another user’s'),
+          404: errorResponse('No such booking, or no such seat in the booking’s event'),
+          419: errorResponse(
             'Not added: the seat is taken (BOOKING_SEAT_TAKEN), the per-user limit is reached (BOOKING_HOLD_LIMIT), or the booking no longer takes seats (BOOKING_NOT_OPEN)',
           ),
           ...busy,
@@ -208,14 +197,14 @@ export async function bookingRoutes(
       schema: {
         tags: ['Seats'],
         summary: 'Give back a seat you hold',
-        body: Type.Object({ seat_id: Id('A seat you hold') }),
+        body: Type.Object({ seat_id: positiveId('A seat you hold') }),
         response: {
           200: empty('The seat is free again'),
           ...badInput,
           ...authErrors,
-          403: ErrorBody('The seat is held by another user'),
-          404: ErrorBody('No such seat'),
-          419: ErrorBody(
+          403: errorResponse('The seat is held by another user'),
+          404: errorResponse('No such seat'),
+          419: errorResponse(
             'Not released: nobody holds the seat, e.g. the hold expired (BOOKING_SEAT_NOT_HELD), or its booking is pending payment or paid (BOOKING_SEAT_LOCKED)',
           ),
           ...busy,
@@ -238,7 +227,7 @@ export async function bookingRoutes(
         summary: 'Cancel a booking: free its seats, or refund it if it is paid',
         description:
           'Unpaid (created or pending payment): the seats are free at once and a started payment is given back. Paid: refunded through the payment gateway up to 12 hours before the event (later: 409 BOOKING_REFUND_CLOSED), and the seats go back on sale. Idempotent: cancelling a cancelled or refunded booking is answered 200.',
-        body: Type.Object({ booking_id: Id('Your booking') }),
+        body: Type.Object({ booking_id: positiveId('Your booking') }),
         response: {
           200: empty('Cancelled, or refunded'),
           202: Type.Object(
@@ -250,12 +239,12 @@ export async function bookingRoutes(
           ),
           ...badInput,
           ...authErrors,
-          403: ErrorBody('The booking is another user’s'),
-          404: ErrorBody('No such booking'),
-          409: ErrorBody(
+          403: errorResponse('The booking is another user’s'),
+          404: errorResponse('No such booking'),
+          409: errorResponse(
             'Too late to refund (BOOKING_REFUND_CLOSED), or the booking is paid and payments are not running (BOOKING_NOT_CANCELLABLE)',
           ),
-          502: ErrorBody('The payment gateway refused the refund'),
+          502: errorResponse('The payment gateway refused the refund'),
           ...busy,
         },
       },
@@ -279,8 +268,13 @@ export async function bookingRoutes(
       schema: {
         tags: ['Analytics'],
         summary: 'Sales of an event, live (expired holds count as free)',
-        querystring: Type.Object({ id: Id('The event') }),
-        response: { 200: Type.Object(Totals), ...badInput, ...authErrors, 404: ErrorBody('No such event') },
+        querystring: Type.Object({ id: positiveId('The event') }),
+        response: {
+          200: Type.Object(Totals),
+          ...badInput,
+          ...authErrors,
+          404: errorResponse('No such event'),
+        },
       },
     },
     async (request) => service.analytics(request.query.id),
@@ -293,12 +287,12 @@ export async function bookingRoutes(
       schema: {
         tags: ['Analytics'],
         summary: 'Sales of an event per zone, live: seats by status and revenue, plus the totals',
-        querystring: Type.Object({ id: Id('The event') }),
+        querystring: Type.Object({ id: positiveId('The event') }),
         response: {
           200: Type.Object({ ...Totals, zones: Type.Array(ZoneItem) }),
           ...badInput,
           ...authErrors,
-          404: ErrorBody('No such event'),
+          404: errorResponse('No such event'),
         },
       },
     },
@@ -315,7 +309,7 @@ export async function bookingRoutes(
           'For test runs. Enabled in development and test; in production only with BOOKING_RESET_ENABLED=true, else 403.',
         response: {
           200: empty('Reset done'),
-          403: ErrorBody('Disabled by configuration (BOOKING_RESET_DISABLED)'),
+          403: errorResponse('Disabled by configuration (BOOKING_RESET_DISABLED)'),
           ...busy,
         },
       },

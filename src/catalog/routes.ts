@@ -1,5 +1,6 @@
 import type { preValidationAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
+import { errorResponse } from '../platform/http/schemas.ts';
 import type { HttpApp } from '../platform/http/types.ts';
 import {
   type EventsQuery,
@@ -10,16 +11,6 @@ import {
   RESULT_WINDOW_MAX,
 } from './params.ts';
 import type { CatalogSearch } from './search.ts';
-
-const ErrorBody = (description: string) =>
-  Type.Object(
-    {
-      code: Type.String({ description: 'Stable machine-readable code, e.g. VALIDATION_FAILED' }),
-      message: Type.String(),
-      requestId: Type.String(),
-    },
-    { description },
-  );
 
 const date = (description: string) =>
   Type.Optional(
@@ -72,10 +63,10 @@ const EventsPage = Type.Object({
 
 const responses = {
   200: EventsPage,
-  400: ErrorBody('Bad parameters: the message says which and why'),
-  401: ErrorBody('No or wrong HTTP Basic credentials'),
-  429: ErrorBody('Too many failed sign-ins'),
-  503: ErrorBody('The search took too long (narrow it), or the service is shutting down'),
+  400: errorResponse('Bad parameters: the message says which and why'),
+  401: errorResponse('No or wrong HTTP Basic credentials'),
+  429: errorResponse('Too many failed sign-ins'),
+  503: errorResponse('The search took too long (narrow it), or the service is shutting down'),
 };
 
 /**

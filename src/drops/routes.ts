@@ -1,21 +1,11 @@
 import { Type } from 'typebox';
 import { AppError } from '../platform/http/errors.ts';
+import { errorResponse } from '../platform/http/schemas.ts';
 import type { HttpApp } from '../platform/http/types.ts';
 import { isPromise } from './authority.ts';
 import type { DropFailure } from './errors.ts';
 import { parseCheckoutQuery, parsePurchaseQuery } from './params.ts';
 import type { DropsService } from './service.ts';
-
-/** The platform's error body (src/platform/http/errors.ts). */
-const ErrorBody = (description: string) =>
-  Type.Object(
-    {
-      code: Type.String({ description: 'Stable machine-readable code, e.g. DROPS_ITEM_UNAVAILABLE' }),
-      message: Type.String(),
-      requestId: Type.String(),
-    },
-    { description },
-  );
 
 const PlainText = (description: string) => ({
   description,
@@ -23,9 +13,9 @@ const PlainText = (description: string) => ({
 });
 
 const contestErrors = {
-  400: ErrorBody('Bad parameters or malformed code'),
-  409: ErrorBody('Item unavailable, user limit reached, or code unknown, expired or used'),
-  503: ErrorBody('Shutting down, or the write could not be made durable: retry'),
+  400: errorResponse('Bad parameters or malformed code'),
+  409: errorResponse('Item unavailable, user limit reached, or code unknown, expired or used'),
+  503: errorResponse('Shutting down, or the write could not be made durable: retry'),
 };
 
 const CheckoutQuery = Type.Object({
@@ -160,7 +150,7 @@ export async function dropsRoutes(app: HttpApp, service: DropsService): Promise<
           offset: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 }),
           limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
         }),
-        response: { 200: ItemsPage, 404: ErrorBody('The sale has not started yet') },
+        response: { 200: ItemsPage, 404: errorResponse('The sale has not started yet') },
       },
     },
     async (request) => {

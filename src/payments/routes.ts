@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../platform/http/errors.ts';
+import { errorResponse, positiveId } from '../platform/http/schemas.ts';
 import type { HttpApp } from '../platform/http/types.ts';
 import type { CircuitBreaker } from '../platform/resilience/circuit-breaker.ts';
 import { CircuitBreakerStatusSchema, circuitBreakerStatusBody } from './gateway/index.ts';
@@ -8,23 +9,9 @@ import { type PaymentsService, paymentView } from './service.ts';
 import { PAYMENT_STATES, type PaymentState, type publicStatus } from './states.ts';
 import type { PaymentRow } from './store.ts';
 
-const ErrorBody = (description: string) =>
-  Type.Object(
-    {
-      code: Type.String(),
-      message: Type.String(),
-      requestId: Type.String(),
-      details: Type.Optional(Type.Unknown()),
-    },
-    { description },
-  );
-
-const Id = (description: string) =>
-  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description, examples: [1] });
-
 const authErrors = {
-  401: ErrorBody('No or wrong HTTP Basic credentials'),
-  429: ErrorBody('Too many failed sign-ins'),
+  401: errorResponse('No or wrong HTTP Basic credentials'),
+  429: errorResponse('Too many failed sign-ins'),
 };
 
 const Payment = Type.Object({
@@ -93,20 +80,20 @@ export async function paymentRoutes(
         summary: 'Start paying for a booking: 302 to the gateway’s card form',
         description:
           'Only the owner, only with at least one held seat; the amount is the sum of the seats’ zone prices. The booking becomes pending_payment and its seats stay held until the payment expires. A repeat returns the same payment. A client sending Accept: application/json and no browser headers gets 200 JSON instead of the 302.',
-        body: Type.Object({ booking_id: Id('Your booking') }),
+        body: Type.Object({ booking_id: positiveId('Your booking') }),
         response: {
           200: Initiated,
           302: { description: 'To the card form (Location)', type: 'null' },
-          400: ErrorBody('Malformed body'),
+          400: errorResponse('Malformed body'),
           ...authErrors,
-          403: ErrorBody('The booking is another user’s'),
-          404: ErrorBody('No such booking'),
-          409: ErrorBody(
+          403: errorResponse('The booking is another user’s'),
+          404: errorResponse('No such booking'),
+          409: errorResponse(
             'The booking holds no seats (BOOKING_EMPTY), is cancelled (BOOKING_NOT_PAYABLE) or paid (PAYMENT_ALREADY_PAID)',
           ),
-          502: ErrorBody('The gateway refused the payment'),
-          503: ErrorBody('The gateway is unavailable: the circuit breaker is open (CIRCUIT_OPEN)'),
-          504: ErrorBody(
+          502: errorResponse('The gateway refused the payment'),
+          503: errorResponse('The gateway is unavailable: the circuit breaker is open (CIRCUIT_OPEN)'),
+          504: errorResponse(
             'The gateway did not answer (PAYMENT_INIT_UNKNOWN): repeat, the same payment comes back',
           ),
         },
@@ -135,7 +122,7 @@ export async function paymentRoutes(
       schema: {
         tags: ['Payments'],
         summary: 'The booking’s payment and its whole money story',
-        params: Type.Object({ booking_id: Id('Your booking') }),
+        params: Type.Object({ booking_id: positiveId('Your booking') }),
         response: {
           200: Type.Object({
             booking_id: Type.Integer(),
@@ -160,10 +147,10 @@ export async function paymentRoutes(
               { description: 'Every transition of every payment of the booking, in order (the ledger)' },
             ),
           }),
-          400: ErrorBody('Malformed booking id'),
+          400: errorResponse('Malformed booking id'),
           ...authErrors,
-          403: ErrorBody('The booking is another user’s'),
-          404: ErrorBody('No such booking'),
+          403: errorResponse('The booking is another user’s'),
+          404: errorResponse('No such booking'),
         },
       },
     },
@@ -212,8 +199,8 @@ export async function paymentRoutes(
           querystring: CallbackQuery,
           response: {
             200: CallbackAnswer,
-            400: ErrorBody('Neither paymentId nor orderId'),
-            404: ErrorBody('No such payment'),
+            400: errorResponse('Neither paymentId nor orderId'),
+            404: errorResponse('No such payment'),
           },
         },
       },
@@ -248,8 +235,8 @@ export async function paymentRoutes(
               'HMAC-SHA256 of the raw body in X-Webhook-Signature (verified when PAYMENT_WEBHOOK_SECRET is set). Idempotent per delivery and status, safe in any order; processed while the circuit breaker is open. /api/payments/notifications and /api/webhook/payment are the same.',
             response: {
               200: Type.Object({ success: Type.Boolean(), outcome: Type.String() }),
-              400: ErrorBody('Not a webhook of the gateway'),
-              401: ErrorBody('Missing or wrong signature'),
+              400: errorResponse('Not a webhook of the gateway'),
+              401: errorResponse('Missing or wrong signature'),
             },
           },
         },
