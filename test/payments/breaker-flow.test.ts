@@ -12,6 +12,7 @@ import {
   seat,
   startPayment,
   startPaymentsServer,
+  untilBooking,
   waitFor,
 } from './harness.ts';
 
@@ -80,7 +81,7 @@ describe('payments: gateway down until the breaker opens and half-opens', () => 
     const paymentId = await startPayment(server, a!, third);
     expect((await breaker()).state).toBe('Closed');
     await payWithCard(server, paymentId);
-    await waitFor(async () => ((await bookingStatus(server.sql, third)) === 'paid' ? true : undefined));
+    await untilBooking(server, third, 'paid');
 
     // The outage's payments: the gateway never registered them, so reconciliation ends them and reopens
     // their bookings for another try (the seats held again for the buyer).
@@ -92,7 +93,7 @@ describe('payments: gateway down until the breaker opens and half-opens', () => 
     }
     const retry = await startPayment(server, b!, second);
     await payWithCard(server, retry);
-    await waitFor(async () => ((await bookingStatus(server.sql, second)) === 'paid' ? true : undefined));
+    await untilBooking(server, second, 'paid');
     await assertConsistent(server);
   });
 });

@@ -13,6 +13,7 @@ import {
   seatsOf,
   startPayment,
   startPaymentsServer,
+  untilBooking,
   waitFor,
 } from './harness.ts';
 
@@ -38,8 +39,7 @@ describe('payments: failure modes end consistent', () => {
     await server?.stop();
   });
 
-  const paidSoon = (bookingId: number) =>
-    waitFor(async () => ((await bookingStatus(server.sql, bookingId)) === 'paid' ? true : undefined));
+  const paidSoon = (bookingId: number) => untilBooking(server, bookingId, 'paid');
 
   it('init answer lost: the client repeats init with the same order id and gets the same payment', async () => {
     const [buyer] = server.users;
@@ -318,6 +318,6 @@ describe('payments: failure modes end consistent', () => {
     await server.sim.webhooksIdle();
     expect(await bookingStatus(server.sql, bookingId)).toBe('pending_payment');
     await payWithCard(server, current);
-    await waitFor(async () => ((await bookingStatus(server.sql, bookingId)) === 'paid' ? true : undefined));
+    await untilBooking(server, bookingId, 'paid');
   });
 });

@@ -11,7 +11,7 @@ import {
   seatsOf,
   startPayment,
   startPaymentsServer,
-  waitFor,
+  untilBooking,
 } from './harness.ts';
 
 describe('payments: the whole flow against the gateway simulator (real HTTP both ways)', () => {
@@ -35,7 +35,7 @@ describe('payments: the whole flow against the gateway simulator (real HTTP both
     expect(await bookingStatus(server.sql, bookingId)).toBe('pending_payment');
 
     await payWithCard(server, body.payment_id);
-    await waitFor(async () => ((await bookingStatus(server.sql, bookingId)) === 'paid' ? true : undefined));
+    await untilBooking(server, bookingId, 'paid');
     expect(server.sim.payment(body.payment_id)?.status).toBe('CONFIRMED');
     expect(await paymentState(server.sql, bookingId)).toBe('confirmed');
     expect((await seatsOf(server.sql, bookingId)).map((s) => s.sold)).toEqual([true, true]);

@@ -7,7 +7,7 @@ import type { Running } from '../../src/platform/runtime.ts';
 import type { BehaviourPatch, GatewaySimulator } from '../../src/sims/gateway/index.ts';
 import { Client, makeEvent, makeUsers, SMALL_HALL, startOn, type TestUser } from '../booking/harness.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { MERCHANT, startSim, submitCard } from './gateway/harness.ts';
+import { MERCHANT, startSim, submitCard, waitFor } from './gateway/harness.ts';
 
 export { SMALL_HALL } from '../booking/harness.ts';
 export { MERCHANT, submitCard, waitFor } from './gateway/harness.ts';
@@ -139,6 +139,22 @@ export async function paymentState(sql: Sql, bookingId: number): Promise<string 
   const [row] = await sql<{ state: string }[]>`
     select state::text from payments where booking_id = ${bookingId} order by id desc limit 1`;
   return row?.state;
+}
+
+/** Waits until the booking is in `status` (webhooks and their effects are asynchronous). */
+export function untilBooking(server: PaymentsServer, bookingId: number, status: string, deadlineMs?: number) {
+  return waitFor(
+    async () => ((await bookingStatus(server.sql, bookingId)) === status ? true : undefined),
+    deadlineMs,
+  );
+}
+
+/** Waits until the booking's latest payment is in `state`. */
+export function untilPayment(server: PaymentsServer, bookingId: number, state: string, deadlineMs?: number) {
+  return waitFor(
+    async () => ((await paymentState(server.sql, bookingId)) === state ? true : undefined),
+    deadlineMs,
+  );
 }
 
 /** Seats of the booking in booking_seats: [seat id, sold, live]. */

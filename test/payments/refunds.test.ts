@@ -11,13 +11,13 @@ import {
   seatsOf,
   startPayment,
   startPaymentsServer,
-  waitFor,
+  untilBooking,
 } from './harness.ts';
 
 async function paidBooking(server: PaymentsServer, buyer: TestUser, seats: number[]): Promise<number> {
   const bookingId = await bookingWith(server, buyer, seats);
   await payWithCard(server, await startPayment(server, buyer, bookingId));
-  await waitFor(async () => ((await bookingStatus(server.sql, bookingId)) === 'paid' ? true : undefined));
+  await untilBooking(server, bookingId, 'paid');
   return bookingId;
 }
 
