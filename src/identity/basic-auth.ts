@@ -42,6 +42,19 @@ export function parseBasicAuthorization(
  * unsalted hash from the data release is upgraded to scrypt after the first successful sign-in.
  */
 export function basicAuth(platform: Platform): preHandlerAsyncHookHandler {
+  // One per platform: every module's routes share the verified-credential cache, so a buyer pays the slow
+  // hash once per process, not once per module whose routes they call.
+  let hook = hooks.get(platform);
+  if (!hook) {
+    hook = createBasicAuth(platform);
+    hooks.set(platform, hook);
+  }
+  return hook;
+}
+
+const hooks = new WeakMap<Platform, preHandlerAsyncHookHandler>();
+
+function createBasicAuth(platform: Platform): preHandlerAsyncHookHandler {
   const { config, cache, db, logger } = platform;
   const verified = new MemoryCache({ maxEntries: config.AUTH_CACHE_MAX_ENTRIES });
   const secret = randomBytes(32);

@@ -6,11 +6,17 @@ import { type Running, runRole } from '../../src/platform/runtime.ts';
 import { testConfig } from '../helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
-/** A module with one protected route, standing in for the box office routes. */
+/** Modules with one protected route each, standing in for the box office routes. */
 const whoami: BoxofficeModule = {
   name: 'whoami',
   async routes(app, platform) {
     app.get('/whoami', { preHandler: basicAuth(platform) }, async (request) => request.user);
+  },
+};
+const whoamiToo: BoxofficeModule = {
+  name: 'whoami-too',
+  async routes(app, platform) {
+    app.get('/whoami-too', { preHandler: basicAuth(platform) }, async (request) => request.user);
   },
 };
 
@@ -27,7 +33,7 @@ async function start(db: TestDatabase, overrides: Record<string, string> = {}): 
       ...overrides,
     }),
     pino({ level: 'silent' }),
-    [identityModule, whoami],
+    [identityModule, whoami, whoamiToo],
   );
 }
 
@@ -122,6 +128,20 @@ describe('HTTP Basic sign-in', () => {
     } finally {
       await uncached.stop();
     }
+  });
+
+  it('shares one verified-credential cache among all modules’ routes (one slow hash per buyer)', async () => {
+    const id = await createUser(db.sql, { email: 'shared@example.com', password: 'once-only' });
+    expect((await whoamiAs(basic('shared@example.com', 'once-only'))).statusCode).toBe(200);
+    // Had the other module's routes a cache of their own, they would now verify the hash and refuse.
+    await db.sql`update users set is_active = false where id = ${id}`;
+    const other = await running.app!.inject({
+      method: 'GET',
+      url: '/whoami-too',
+      headers: { authorization: basic('shared@example.com', 'once-only') },
+    });
+    expect(other.statusCode).toBe(200);
+    expect(other.json()).toEqual({ id, email: 'shared@example.com' });
   });
 
   it("upgrades a release user's unsalted SHA-256 to scrypt at the first sign-in", async () => {
