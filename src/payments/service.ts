@@ -310,12 +310,11 @@ export class PaymentsService {
     let row = await store.findByGatewayId(this.#db, hook.paymentId);
     if (!row && typeof hook.data.orderId === 'string') {
       const byOrder = await store.findByOrderId(this.#db, hook.data.orderId);
-      // Before the init answer was recorded, the order id names the payment.
-      if (
-        byOrder &&
-        !byOrder.gatewayPaymentId &&
-        (byOrder.state === 'initiating' || byOrder.state === 'reversing')
-      ) {
+      // Before the init answer was recorded, the order id names the payment; if the answer was recorded
+      // between the two reads, it names the same one.
+      const adoptable =
+        !byOrder?.gatewayPaymentId && (byOrder?.state === 'initiating' || byOrder?.state === 'reversing');
+      if (byOrder && (adoptable || byOrder.gatewayPaymentId === hook.paymentId)) {
         row = byOrder;
       } else if (byOrder) {
         const stray = await this.flow.stray(byOrder, news);
