@@ -126,7 +126,6 @@ export async function startContestServer(
       // Still listening while the requests in flight finish: new ones get a clean 503 (and
       // `connection: close`) rather than a refused connection. Then the listener and every socket close.
       draining = true;
-      server.closeIdle();
       if (inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, timeoutMs);

@@ -324,6 +324,11 @@ export class Http1Connection {
     this.#closed = true;
     this.socket.destroy();
   }
+
+  /** The socket closed (either side): an answer still to come is dropped. */
+  onClose(): void {
+    this.#closed = true;
+  }
 }
 
 export class Http1Server {
@@ -353,7 +358,10 @@ export class Http1Server {
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => conn.onData(chunk));
     socket.on('error', () => {}); // a client reset; 'close' follows
-    socket.on('close', () => this.#connections.delete(conn));
+    socket.on('close', () => {
+      conn.onClose();
+      this.#connections.delete(conn);
+    });
     this.#sweeper ??= setInterval(() => this.#sweep(), 1000).unref();
   }
 
@@ -379,11 +387,6 @@ export class Http1Server {
         resolve();
       });
     });
-  }
-
-  /** Stops listening; closes idle connections now and the others once they are idle (or at `destroyAll`). */
-  closeIdle(): void {
-    for (const conn of this.#connections) if (conn.idle) conn.destroy();
   }
 
   /** Stops listening and closes every connection. */
