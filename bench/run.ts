@@ -64,7 +64,7 @@ async function bench(
   let baseUrl = options.url;
   if (!baseUrl) {
     console.error(
-      'bench: starting the platform (node bin/boxoffice.js start) and waiting for /health/ready…',
+      'bench: starting the platform (node --max-semi-space-size=8 bin/boxoffice.js start, as npm start) and waiting for /health/ready…',
     );
     baseUrl = (await startPlatform(children, signal)).baseUrl;
   }

@@ -21,7 +21,7 @@ export function helpText(scenarios: { name: string; description: string }[]): st
   const width = Math.max(...scenarios.map((s) => s.name.length));
   return `Usage: npm run bench -- <scenario> [options]
 
-Starts the platform (node bin/boxoffice.js start, own DATA_DIR and database port), loads a bare
+Starts the platform (as npm start does, own DATA_DIR and database port), loads a bare
 Node server (the ceiling) and then the scenario with the same tool and settings, and prints both
 with their ratios, a RESULT {json} line, and saves the JSON under bench/results/.
 

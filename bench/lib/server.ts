@@ -37,7 +37,8 @@ export async function startPlatform(children: Children, signal: AbortSignal): Pr
   const ready = { path: '/health/ready', timeoutMs: 90_000 };
   return startChild({
     name: 'server',
-    args: ['bin/boxoffice.js', 'start'],
+    // The same V8 flag as `npm start` (package.json): a 16 MiB young generation instead of 32 MiB.
+    args: ['--max-semi-space-size=8', 'bin/boxoffice.js', 'start'],
     env,
     port,
     ready,

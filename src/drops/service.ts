@@ -20,7 +20,10 @@ export interface DropsServiceDeps {
   db: Sql;
   clock: SaleClock;
   authority: Authority;
+  /** Reservations (with their `reserved` attempt rows) and purchases: acknowledged only after commit. */
   committer: GroupCommitter<store.DropWrite, store.WriteResult>;
+  /** Attempt rows of refused and failed checkouts: nobody waits for them (unless the backlog is long). */
+  attempts: GroupCommitter<store.DropWrite, store.WriteResult>;
   settings: DropsSettings;
   logger: Logger;
 }
@@ -70,6 +73,7 @@ export class DropsService {
   readonly #clock: SaleClock;
   readonly #authority: Authority;
   readonly #committer: GroupCommitter<store.DropWrite, store.WriteResult>;
+  readonly #attempts: GroupCommitter<store.DropWrite, store.WriteResult>;
   readonly #log: ThrottledLog;
 
   constructor(deps: DropsServiceDeps) {
@@ -79,6 +83,7 @@ export class DropsService {
     this.#clock = deps.clock;
     this.#authority = deps.authority;
     this.#committer = deps.committer;
+    this.#attempts = deps.attempts;
     this.#log = new ThrottledLog(deps.logger);
   }
 
@@ -87,8 +92,8 @@ export class DropsService {
   }
 
   /** Resolves once every write queued so far (attempt records included) has been committed or has failed. */
-  flush(): Promise<void> {
-    return this.#committer.flush();
+  async flush(): Promise<void> {
+    await Promise.all([this.#committer.flush(), this.#attempts.flush()]);
   }
 
   /** Reserves `item` for `user`: the checkout code, or why not. */
@@ -226,12 +231,12 @@ export class DropsService {
       // The hold then simply expires.
       this.#log.error(releaseError, 'drops: could not release an unwritten hold');
     }
-    this.#committer.enqueue(attempt(sale.number, user, item, 'failed', Date.now()));
+    this.#attempts.enqueue(attempt(sale.number, user, item, 'failed', Date.now()));
     return Failures.notPersisted;
   }
 
   #authorityFailed(error: unknown, sale: SaleWindow, user: string, item: number, now: number): DropFailure {
-    this.#committer.enqueue(attempt(sale.number, user, item, 'failed', now));
+    this.#attempts.enqueue(attempt(sale.number, user, item, 'failed', now));
     return this.#unavailable(error);
   }
 
@@ -242,11 +247,11 @@ export class DropsService {
 
   /** Queues a refusal's attempt record; waits for it only when the queue is too long (back-pressure). */
   #record(write: store.AttemptWrite, answer: DropFailure): MaybePromise<DropFailure> {
-    if (this.#committer.backlog < this.settings.backlogMax) {
-      this.#committer.enqueue(write);
+    if (this.#attempts.backlog < this.settings.backlogMax) {
+      this.#attempts.enqueue(write);
       return answer;
     }
-    return this.#committer.add(write).then(
+    return this.#attempts.add(write).then(
       () => answer,
       (error: unknown) => {
         this.#log.error(error, 'drops: an attempt record could not be written');

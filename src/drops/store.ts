@@ -1,4 +1,4 @@
-import type { Queryable, Sql, Tx } from '../platform/db/client.ts';
+import type { Queryable, Sql } from '../platform/db/client.ts';
 import { publish } from '../platform/outbox/index.ts';
 import type { SaleSnapshot } from './authority.ts';
 import type { CheckoutOutcome } from './errors.ts';
@@ -41,112 +41,124 @@ const OUTCOMES: readonly CheckoutOutcome[] = ['reserved', 'unavailable', 'user_l
 const OUTCOME_INDEX = new Map(OUTCOMES.map((outcome, index) => [outcome, index]));
 
 /**
- * Writes one group-committed batch in one transaction, each kind of row with one INSERT over `unnest` of
- * array parameters (array literals built here, cheaper than the driver's per-element serialisation),
- * pipelined on the connection, then the `drop.purchased` events:
+ * The group-committed writes. Each batch is ONE statement, run outside an explicit transaction (a
+ * statement is atomic by itself): one round trip to PostgreSQL instead of three or four (BEGIN, the
+ * inserts, the events, COMMIT). Under a storm every round trip waits for a turn of a busy event loop
+ * (a few milliseconds), so this is what a waiting client's latency is made of. Rows go in through
+ * `unnest` of array parameters (array literals built here, cheaper than the driver's per-element
+ * serialisation).
  *
- * - refused attempts, the bulk of a 409 storm, as compactly as possible: sale and time as deltas from
- *   the batch's first row, the outcome as a small number (about 20 bytes a row instead of 50: less for
- *   Node to build and send, less for PostgreSQL to parse);
- * - reservations with their `reserved` attempt rows, from one statement;
- * - purchases, `on conflict do nothing`, reporting which took effect.
- *
- * Idempotent, so a retry after an ambiguous commit neither fails nor sells twice: reservations and
- * purchases skip rows already there (a reservation's attempt row is written only with it), and a
- * purchase already written under the same code counts as done. (Refused attempts have no key: a retried
- * batch could record them twice in that rare case.)
+ * Refused attempts, the bulk of a storm, have their own committer and statement (`writeRefusals`), so a
+ * reservation or purchase never waits behind thousands of them; reservations (with their `reserved`
+ * attempt rows) and purchases (with their `drop.purchased` events) share `writeDurable`.
  */
-export async function writeBatch(tx: Tx, batch: readonly DropWrite[]): Promise<WriteResult[]> {
-  const refusals = new ArrayColumns(5);
-  const reservations = new ArrayColumns(6);
-  const purchases = new ArrayColumns(5);
-  const purchaseWrites: PurchaseWrite[] = [];
+
+/**
+ * Refused (and failed) checkout attempts, as compactly as possible: sale and time as deltas from the
+ * batch's first row, the outcome as a small number (about 20 bytes a row instead of 50: less for Node
+ * to build and send, less for PostgreSQL to parse). They have no key: a batch retried after an
+ * ambiguous commit could record them twice in that rare case.
+ */
+export async function writeRefusals(sql: Queryable, batch: readonly DropWrite[]): Promise<WriteResult[]> {
+  const f = new ArrayColumns(5);
   let baseSale = 0;
   let baseAt = 0;
   for (const write of batch) {
-    if (write.kind === PURCHASE) {
-      purchases.row(write.sale, write.item, write.user, write.code, write.at);
-      purchaseWrites.push(write);
-    } else if (write.code !== null) {
-      reservations.row(write.code, write.sale, write.item!, write.user!, write.at, write.expiresAt);
-    } else {
-      if (refusals.rows === 0) {
-        baseSale = write.sale;
-        baseAt = write.at;
-      }
-      refusals.row(
-        write.sale - baseSale,
-        write.user ?? 'NULL',
-        write.item ?? 'NULL',
-        OUTCOME_INDEX.get(write.outcome)!,
-        write.at - baseAt,
-      );
+    if (write.kind !== ATTEMPT || write.code !== null) {
+      throw new Error('drops: writeRefusals takes refused or failed attempts only');
     }
-  }
-
-  const f = refusals;
-  const r = reservations;
-  const p = purchases;
-  // Not awaited one by one: the driver pipelines them on the transaction's connection (one round trip).
-  const [, , inserted] = await Promise.all([
-    f.rows > 0 &&
-      tx`
-        insert into drop_checkout_attempts (sale, user_id, item, outcome, at)
-        select ${baseSale}::int8 + sale_delta, user_id, item,
-               case outcome when 1 then 'unavailable'::drop_checkout_outcome when 2 then 'user_limit'
-                            when 0 then 'reserved'
-                            when 3 then 'invalid' when 4 then 'failed' end,
-               to_timestamp((${baseAt}::float8 + at_delta) / 1000)
-        from unnest(${f.literal(0)}::int4[], ${f.literal(1)}::int8[], ${f.literal(2)}::int4[],
-                    ${f.literal(3)}::int2[], ${f.literal(4)}::int4[])
-          as t(sale_delta, user_id, item, outcome, at_delta)`,
-    r.rows > 0 &&
-      tx`
-        with held as (
-          insert into drop_reservations (code, sale, item, user_id, reserved_at, expires_at)
-          select code, sale, item, user_id, to_timestamp(at_ms / 1000), to_timestamp(expires_ms / 1000)
-          from unnest(${r.literal(0)}::uuid[], ${r.literal(1)}::int8[], ${r.literal(2)}::int4[],
-                      ${r.literal(3)}::int8[], ${r.literal(4)}::float8[], ${r.literal(5)}::float8[])
-            as t(code, sale, item, user_id, at_ms, expires_ms)
-          on conflict (code) do nothing
-          returning code, sale, item, user_id, reserved_at
-        )
-        insert into drop_checkout_attempts (sale, user_id, item, outcome, code, at)
-        select sale, user_id, item, 'reserved', code, reserved_at from held`,
-    p.rows > 0 &&
-      tx<{ code: string }[]>`
-        insert into drop_purchases (sale, item, user_id, code, purchased_at)
-        select sale, item, user_id, code, to_timestamp(at_ms / 1000)
-        from unnest(${p.literal(0)}::int8[], ${p.literal(1)}::int4[], ${p.literal(2)}::int8[],
-                    ${p.literal(3)}::uuid[], ${p.literal(4)}::float8[])
-          as t(sale, item, user_id, code, at_ms)
-        on conflict do nothing
-        returning code::text`,
-  ]);
-
-  const results: WriteResult[] = new Array(batch.length).fill('ok');
-  if (!inserted) return results;
-  const written = new Set(inserted.map((row) => row.code));
-  if (written.size < purchaseWrites.length) {
-    // Not inserted: either an earlier, committed attempt of this same batch (fine), or the item is
-    // already sold to another code (a conflict).
-    const missing = purchaseWrites.filter((w) => !written.has(w.code)).map((w) => w.code);
-    const already = await tx<{ code: string }[]>`
-      select code::text from drop_purchases where code = any(${arrayLiteral(missing)}::uuid[])`;
-    const done = new Set(already.map((row) => row.code));
-    for (let i = 0; i < batch.length; i++) {
-      const write = batch[i]!;
-      if (write.kind === PURCHASE && !written.has(write.code) && !done.has(write.code))
-        results[i] = 'conflict';
+    if (f.rows === 0) {
+      baseSale = write.sale;
+      baseAt = write.at;
     }
-  }
-  if (written.size > 0) {
-    await publish(
-      tx,
-      ...purchaseWrites
-        .filter((w) => written.has(w.code))
-        .map((w) => events.purchased(w.sale, w.item, w.user, w.code, w.at)),
+    f.row(
+      write.sale - baseSale,
+      write.user ?? 'NULL',
+      write.item ?? 'NULL',
+      OUTCOME_INDEX.get(write.outcome)!,
+      write.at - baseAt,
     );
+  }
+  const results: WriteResult[] = new Array(batch.length).fill('ok');
+  if (f.rows === 0) return results;
+  await sql`
+    insert into drop_checkout_attempts (sale, user_id, item, outcome, at)
+    select ${baseSale}::int8 + sale_delta, user_id, item,
+           case outcome when 1 then 'unavailable'::drop_checkout_outcome when 2 then 'user_limit'
+                        when 0 then 'reserved'
+                        when 3 then 'invalid' when 4 then 'failed' end,
+           to_timestamp((${baseAt}::float8 + at_delta) / 1000)
+    from unnest(${f.literal(0)}::int4[], ${f.literal(1)}::int8[], ${f.literal(2)}::int4[],
+                ${f.literal(3)}::int2[], ${f.literal(4)}::int4[])
+      as t(sale_delta, user_id, item, outcome, at_delta)`;
+  return results;
+}
+
+/**
+ * Reservations with their `reserved` attempt rows, and purchases with their `drop.purchased` events,
+ * in one statement (data-modifying CTEs; either everything commits or nothing does).
+ *
+ * Idempotent, so a retry after an ambiguous commit neither fails nor sells twice: reservations skip codes
+ * already there (and their attempt rows are written only with them); a purchase not inserted counts as
+ * done if its code is already in `drop_purchases` (`already` sees the table as it was before the
+ * statement, i.e. an earlier, committed attempt), else as a conflict (the item was sold to another code).
+ */
+export async function writeDurable(sql: Queryable, batch: readonly DropWrite[]): Promise<WriteResult[]> {
+  const r = new ArrayColumns(6);
+  const p = new ArrayColumns(5);
+  const keys: string[] = [];
+  const payloads: string[] = [];
+  for (const write of batch) {
+    if (write.kind === PURCHASE) {
+      p.row(write.sale, write.item, write.user, write.code, write.at);
+      const event = events.purchased(write.sale, write.item, write.user, write.code, write.at);
+      keys.push(event.key!);
+      payloads.push(JSON.stringify(event.payload));
+    } else if (write.code !== null) {
+      r.row(write.code, write.sale, write.item!, write.user!, write.at, write.expiresAt);
+    } else {
+      throw new Error('drops: writeDurable takes reservations and purchases only');
+    }
+  }
+  const results: WriteResult[] = new Array(batch.length).fill('ok');
+  if (r.rows === 0 && p.rows === 0) return results;
+  const rows = await sql<{ code: string }[]>`
+    with held as (
+      insert into drop_reservations (code, sale, item, user_id, reserved_at, expires_at)
+      select code, sale, item, user_id, to_timestamp(at_ms / 1000), to_timestamp(expires_ms / 1000)
+      from unnest(${r.literal(0)}::uuid[], ${r.literal(1)}::int8[], ${r.literal(2)}::int4[],
+                  ${r.literal(3)}::int8[], ${r.literal(4)}::float8[], ${r.literal(5)}::float8[])
+        as t(code, sale, item, user_id, at_ms, expires_ms)
+      on conflict (code) do nothing
+      returning code, sale, item, user_id, reserved_at
+    ), held_attempts as (
+      insert into drop_checkout_attempts (sale, user_id, item, outcome, code, at)
+      select sale, user_id, item, 'reserved', code, reserved_at from held
+    ), wanted as (
+      select * from unnest(${p.literal(0)}::int8[], ${p.literal(1)}::int4[], ${p.literal(2)}::int8[],
+                           ${p.literal(3)}::uuid[], ${p.literal(4)}::float8[], ${keys}::text[],
+                           ${payloads}::text[])
+        as t(sale, item, user_id, code, at_ms, key, payload)
+    ), bought as (
+      insert into drop_purchases (sale, item, user_id, code, purchased_at)
+      select sale, item, user_id, code, to_timestamp(at_ms / 1000) from wanted
+      on conflict do nothing
+      returning code
+    ), announced as (
+      -- The outbox row of each purchase that took effect, in its transaction (platform/outbox/publish.ts
+      -- does the same for a transaction).
+      insert into outbox_events (topic, key, payload)
+      select ${events.Topics.purchased}, w.key, w.payload::jsonb
+      from wanted w join bought b using (code)
+    )
+    select code::text from bought
+    union all
+    select code::text from drop_purchases where code in (select code from wanted)`;
+  if (p.rows === 0) return results;
+  const done = new Set(rows.map((row) => row.code));
+  for (let i = 0; i < batch.length; i++) {
+    const write = batch[i]!;
+    if (write.kind === PURCHASE && !done.has(write.code)) results[i] = 'conflict';
   }
   return results;
 }
@@ -171,10 +183,6 @@ class ArrayColumns {
   literal(index: number): string {
     return `{${this.#columns[index]}}`;
   }
-}
-
-function arrayLiteral(values: readonly string[]): string {
-  return `{${values.join(',')}}`;
 }
 
 // ---- sales -------------------------------------------------------------------------------------------

@@ -101,6 +101,19 @@ describe('GroupCommitter', () => {
     expect(await count()).toBe(4);
   });
 
+  it('without a transaction: one statement per batch, resolved once committed, bad rows isolated', async () => {
+    const { gc, batches } = committer({ transaction: false });
+    const first = await gc.add({ id: 1, value: 1 });
+    expect(first).toBe(10);
+    expect(await count()).toBe(1);
+    const settled = await Promise.allSettled(
+      [2, 3, 4, 5].map((id) => gc.add({ id, value: id === 4 ? -1 : 1 })),
+    );
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(await count()).toBe(4);
+    expect(batches[1]).toEqual([2, 3, 4, 5]);
+  });
+
   it('retries a batch after a transient server error, and succeeds', async () => {
     let failures = 0;
     const write = async (tx: Tx, items: readonly Item[]) => {

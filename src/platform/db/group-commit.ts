@@ -14,6 +14,13 @@ export interface GroupCommitOptions<T, R> {
    * an effect that did commit (`on conflict do nothing`).
    */
   write: (tx: Tx, items: readonly T[]) => Promise<readonly R[]>;
+  /**
+   * true (default): `write` runs inside `db.begin` (BEGIN, its statements, COMMIT: at least three round
+   * trips). false: `write` gets the pool itself and must issue exactly one statement, atomic on its own in
+   * autocommit: one round trip per batch, which matters when the event loop is busy and every round trip
+   * waits for its turn. Retries and splitting work the same.
+   */
+  transaction?: boolean;
   /** Most items in one transaction. Default 1000. */
   maxBatch?: number;
   /** Transactions in flight at once (each holds a pool connection). Default 1. */
@@ -98,6 +105,7 @@ export class GroupCommitter<T, R = void> {
   readonly #db: Sql;
   readonly #name: string;
   readonly #write: (tx: Tx, items: readonly T[]) => Promise<readonly R[]>;
+  readonly #transaction: boolean;
   readonly #maxBatch: number;
   readonly #concurrency: number;
   readonly #lingerMs: number;
@@ -119,6 +127,7 @@ export class GroupCommitter<T, R = void> {
     this.#db = options.db;
     this.#name = options.name;
     this.#write = options.write;
+    this.#transaction = options.transaction ?? true;
     this.#maxBatch = positive(options.maxBatch ?? 1000, 'maxBatch');
     this.#concurrency = positive(options.concurrency ?? 1, 'concurrency');
     this.#lingerMs = options.lingerMs ?? 0;
@@ -238,7 +247,10 @@ export class GroupCommitter<T, R = void> {
     for (let attempt = 0; ; attempt++) {
       try {
         this.#batches++;
-        const results = (await this.#db.begin((tx) => this.#write(tx, items))) as readonly R[];
+        const results = this.#transaction
+          ? ((await this.#db.begin((tx) => this.#write(tx, items))) as readonly R[])
+          : // One statement in autocommit; the pool has everything a single statement needs.
+            await this.#write(this.#db as unknown as Tx, items);
         if (results.length !== items.length) {
           throw new Error(
             `group committer ${this.#name}: write returned ${results.length} results for ${items.length} items`,
