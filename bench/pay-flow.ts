@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { Pool } from 'undici';
+import type { EventAnalytics } from '../src/booking/service.ts';
 import { seededUserCredentials } from '../src/identity/index.ts';
 import {
   GatewayClient,
@@ -846,14 +847,7 @@ async function verify(
     where exists (select 1 from payments q where q.order_id = p.order_id and q.id <> p.id)`);
 
   const analyticsAnswer = await api.call('GET', `/api/analytics?id=${EVENT}`, adminAuth);
-  const analytics = JSON.parse(analyticsAnswer.body) as {
-    total_seats: number;
-    sold_seats: number;
-    reserved_seats: number;
-    free_seats: number;
-    total_revenue: string;
-    bookings_count: number;
-  };
+  const analytics = JSON.parse(analyticsAnswer.body) as EventAnalytics;
   const revenue = await one(sql<{ paid: string | null }[]>`
     select sum(amount)::text as paid from payments where state = 'confirmed'`);
 
