@@ -296,7 +296,7 @@ export class PaymentFlow {
       await this.#transition(tx, p, 'reversing', news, {}, { why: secured.reason, booking: secured.status });
       return this.#cancelBooking(tx, p.bookingId);
     });
-    if (outcome === 'reverse') return { ...news, source: news.source };
+    if (outcome === 'reverse') return news;
     if (outcome !== 'capture') return undefined;
     const row = await store.findPayment(this.#db, paymentId);
     if (!row?.gatewayPaymentId) return { source: news.source };

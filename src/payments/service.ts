@@ -5,6 +5,7 @@ import {
   type BookingPaymentsPort,
   type BookingService,
   beginPayment,
+  REFUND_CLOSES_HOURS,
   refundOpen,
 } from '../booking/index.ts';
 import type { AuthenticatedUser } from '../identity/index.ts';
@@ -26,7 +27,7 @@ import {
   verifyWebhookSignature,
   WEBHOOK_HEADERS,
 } from './gateway/index.ts';
-import { OPEN_STATES, publicStatus } from './states.ts';
+import { LIVE_STATES, OPEN_STATES, publicStatus } from './states.ts';
 import * as store from './store.ts';
 
 export interface PaymentSettings {
@@ -85,9 +86,6 @@ export function paymentView(p: store.PaymentRow): PaymentView {
     updated_at: p.updatedAt.toISOString(),
   };
 }
-
-/** Live payments: being paid or holding the money (at most one per booking). */
-const LIVE = new Set(['initiating', 'pending', 'capturing', 'confirmed', 'refunding']);
 
 /**
  * The payments use cases (docs/payments.md): starting a booking's payment at the gateway, webhooks, the
@@ -166,7 +164,7 @@ export class PaymentsService {
 
   async #live(bookingId: number): Promise<store.PaymentRow | undefined> {
     const latest = await store.latestOfBooking(this.#db, bookingId);
-    return latest && LIVE.has(latest.state) ? latest : undefined;
+    return latest && LIVE_STATES.has(latest.state) ? latest : undefined;
   }
 
   async #resume(row: store.PaymentRow): Promise<store.PaymentRow> {
@@ -256,7 +254,7 @@ export class PaymentsService {
       }
       const now = await store.findPayment(this.#db, row.id);
       if (!now) throw PaymentErrors.notFound(`for booking ${row.bookingId}`);
-      if (!LIVE.has(now.state) || !now.paymentUrl) {
+      if (!LIVE_STATES.has(now.state) || !now.paymentUrl) {
         throw PaymentErrors.ended(now.bookingId, now.state, now.failureReason);
       }
       return now;
@@ -405,7 +403,8 @@ export class PaymentsService {
         if (!p) throw PaymentErrors.notFound(`that paid for booking ${booking.id}`);
         if (p.state === 'refunding') return p;
         if (p.state !== 'confirmed') throw PaymentErrors.alreadyPaid(booking.id, p.state);
-        if (event && !refundOpen(event.datetimeStart, now)) throw BookingErrors.refundClosed(booking.id, 12);
+        if (event && !refundOpen(event.datetimeStart, now))
+          throw BookingErrors.refundClosed(booking.id, REFUND_CLOSES_HOURS);
         await store.updatePayment(tx, p.id, { state: 'refunding', refundRequestedAt: now });
         await store.recordTransition(tx, p, {
           from: 'confirmed',

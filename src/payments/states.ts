@@ -28,6 +28,18 @@ export const OPEN_STATES: readonly PaymentState[] = [
   'refunding',
 ];
 
+/**
+ * Live payments: being paid or holding the money. A booking has at most one (the partial unique index
+ * `payments_one_live_per_booking`, migrations/0040_payments.sql).
+ */
+export const LIVE_STATES: ReadonlySet<PaymentState> = new Set([
+  'initiating',
+  'pending',
+  'capturing',
+  'confirmed',
+  'refunding',
+]);
+
 /** The payment ended without taking money. */
 export type EndState = 'failed' | 'expired' | 'cancelled';
 
