@@ -2,7 +2,7 @@ import { getEvent } from '../catalog/index.ts';
 import type { SeedContext, SeedProfile } from '../platform/seeding.ts';
 import { capacityOf, layoutFor } from './seating/layout.ts';
 import { SEATMAP_SEED_KEY } from './seating/seat-maps.ts';
-import { countSeats, findSeatMap, initSetting, insertSeatMap } from './seating/store.ts';
+import { analyzeSeatMaps, countSeats, findSeatMap, initSetting, insertSeatMap } from './seating/store.ts';
 
 /**
  * `boxoffice seed` (and the first start's demo data): the stadium of event 1, 100,000 seats, in one
@@ -31,5 +31,6 @@ export async function seedBooking(context: SeedContext, profile: SeedProfile): P
   const layout = layoutFor(Number(seed), 1, event.type);
   const progress = context.progress('seats of event 1', capacityOf(layout));
   await db.begin((tx) => insertSeatMap(tx, 1, layout, (n) => progress.tick(n)));
+  await analyzeSeatMaps(db);
   progress.done();
 }

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { getEvent } from '../../catalog/index.ts';
 import type { EventSummary } from '../../catalog/types.ts';
 import type { Sql } from '../../platform/db/client.ts';
-import { eventOfSeat, layoutFor, MAX_SEATED_EVENT_ID, seatOrdinal } from './layout.ts';
-import { findSeatMap, initSetting, insertSeatMap, type SeatMap } from './store.ts';
+import { capacityOf, eventOfSeat, layoutFor, MAX_SEATED_EVENT_ID, seatOrdinal } from './layout.ts';
+import { analyzeSeatMaps, findSeatMap, initSetting, insertSeatMap, type SeatMap } from './store.ts';
 
 /** booking_settings key of the seed lazily generated seat maps derive from (set by `boxoffice seed`). */
 export const SEATMAP_SEED_KEY = 'seatmap_seed';
@@ -11,6 +11,8 @@ export const SEATMAP_SEED_KEY = 'seatmap_seed';
 /** How long what the catalog said about an event is trusted (its start time decides whether it sells). */
 const EVENT_TTL_MS = 60_000;
 const MAX_EVENTS_CACHED = 50_000;
+/** Maps from this size on (the stadium) are followed by fresh statistics of the seat tables. */
+const ANALYZE_AFTER_SEATS = 10_000;
 
 /**
  * The seat maps of events, generated on first use and then kept in memory: a map never changes once
@@ -85,8 +87,11 @@ export class SeatMaps {
     const seed = await this.#layoutSeed();
     const layout = layoutFor(seed, eventId, event.type);
     const created = await this.#db.begin((tx) => insertSeatMap(tx, eventId, layout));
-    if (created)
+    if (created) {
       this.#log.info({ eventId, venue: layout.name, kind: layout.kind }, 'booking: seat map generated');
+      // A stadium-sized map changes the table's statistics; a hall's does not (see analyzeSeatMaps).
+      if (capacityOf(layout) >= ANALYZE_AFTER_SEATS) await analyzeSeatMaps(this.#db);
+    }
     return this.existing(eventId);
   }
 

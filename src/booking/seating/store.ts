@@ -102,6 +102,15 @@ export async function insertSeatMap(
   return true;
 }
 
+/**
+ * Fresh statistics for the seat-map tables after a bulk load. Without them (autovacuum off, or not yet
+ * round) the planner guesses a row of the stadium holds 3 seats, and the FREE listing of a row probes all
+ * of its seats and sorts them instead of walking the row's index and stopping when the page is full.
+ */
+export async function analyzeSeatMaps(db: Queryable): Promise<void> {
+  await db`analyze venues, venue_zones, seats`;
+}
+
 export async function countSeats(db: Queryable, eventId: number): Promise<number> {
   const [row] = await db<{ n: number }[]>`select count(*)::int as n from seats where event_id = ${eventId}`;
   return row?.n ?? 0;
