@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { isPromise } from './authority.ts';
 import { type DropFailure, Failures } from './errors.ts';
 import { type Http1Answer, type Http1Connection, Http1Server, prepareAnswer } from './http1.ts';
@@ -35,9 +36,46 @@ export interface ContestServer {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * Answers of the contest port by route and status: plain counts on the hot path, read into a Prometheus
+ * counter only when /metrics is scraped (the Fastify routes have `http_requests_total` instead).
+ */
+class AnswerCounts {
+  readonly #byRoute = new Map<string, Map<number, number>>();
+
+  route(name: string): Map<number, number> {
+    let counts = this.#byRoute.get(name);
+    if (!counts) {
+      counts = new Map();
+      this.#byRoute.set(name, counts);
+    }
+    return counts;
+  }
+
+  register(registry: Registry): void {
+    const byRoute = this.#byRoute;
+    new Counter({
+      name: 'drops_contest_requests_total',
+      help: 'Requests answered on the drops contest port, by route and status',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [route, counts] of byRoute) {
+          for (const [status, n] of counts) this.inc({ route, status: String(status) }, n);
+        }
+      },
+    });
+  }
+}
+
+function count(counts: Map<number, number>, status: number): void {
+  counts.set(status, (counts.get(status) ?? 0) + 1);
+}
+
 export async function startContestServer(
   service: DropsService,
-  options: { host: string; port: number; logger: Logger },
+  options: { host: string; port: number; logger: Logger; metrics?: Registry },
 ): Promise<ContestServer> {
   const log = options.logger.child({ component: 'drops-contest' });
   const failures = new Map<DropFailure, Http1Answer>();
@@ -49,42 +87,64 @@ export async function startContestServer(
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  const answers = new AnswerCounts();
+  if (options.metrics) answers.register(options.metrics);
+  const checkouts = answers.route('/checkout');
+  const purchases = answers.route('/purchase');
+  const others = answers.route('other');
 
-  const fail = (conn: Http1Connection, failure: DropFailure) => conn.answer(failures.get(failure)!);
-  const sendCode = (conn: Http1Connection, code: string) => conn.answerWith(200, CODE_HEADERS, code);
+  const answer = (
+    conn: Http1Connection,
+    counts: Map<number, number>,
+    prepared: Http1Answer,
+    close = false,
+  ) => {
+    count(counts, prepared.status);
+    conn.answer(prepared, close);
+  };
+  const fail = (conn: Http1Connection, counts: Map<number, number>, failure: DropFailure) =>
+    answer(conn, counts, failures.get(failure)!);
+  const sendCode = (conn: Http1Connection, code: string) => {
+    count(checkouts, 200);
+    conn.answerWith(200, CODE_HEADERS, code);
+  };
   const done = () => {
     inFlight--;
     if (inFlight === 0) drained?.();
   };
-  const crashed = (conn: Http1Connection, error: unknown) => {
+  const crashed = (conn: Http1Connection, counts: Map<number, number>, error: unknown) => {
     log.error({ err: error }, 'drops contest request failed');
-    fail(conn, Failures.notPersisted);
+    fail(conn, counts, Failures.notPersisted);
   };
 
   const onCheckout = (query: string, conn: Http1Connection) => {
     const parsed = parseCheckoutQuery(query, items, badItem);
     if (!parsed.ok) {
       service.rejectCheckout(parsed.failure, parsed.user, parsed.item);
-      return fail(conn, parsed.failure);
+      return fail(conn, checkouts, parsed.failure);
     }
-    const answer = service.checkout(parsed.user, parsed.item);
-    if (!isPromise(answer)) return typeof answer === 'string' ? sendCode(conn, answer) : fail(conn, answer);
+    const result = service.checkout(parsed.user, parsed.item);
+    if (!isPromise(result)) {
+      return typeof result === 'string' ? sendCode(conn, result) : fail(conn, checkouts, result);
+    }
     inFlight++;
-    answer
-      .then((result) => (typeof result === 'string' ? sendCode(conn, result) : fail(conn, result)))
-      .catch((error: unknown) => crashed(conn, error))
+    result
+      .then((r) => (typeof r === 'string' ? sendCode(conn, r) : fail(conn, checkouts, r)))
+      .catch((error: unknown) => crashed(conn, checkouts, error))
       .finally(done);
   };
 
   const onPurchase = (query: string, conn: Http1Connection) => {
     const parsed = parsePurchaseQuery(query);
-    if (!parsed.ok) return fail(conn, parsed.failure);
-    const answer = service.purchase(parsed.code);
-    if (!isPromise(answer)) return answer === true ? conn.answer(OK) : fail(conn, answer);
+    if (!parsed.ok) return fail(conn, purchases, parsed.failure);
+    const result = service.purchase(parsed.code);
+    if (!isPromise(result)) {
+      return result === true ? answer(conn, purchases, OK) : fail(conn, purchases, result);
+    }
     inFlight++;
-    answer
-      .then((result) => (result === true ? conn.answer(OK) : fail(conn, result)))
-      .catch((error: unknown) => crashed(conn, error))
+    result
+      .then((r) => (r === true ? answer(conn, purchases, OK) : fail(conn, purchases, r)))
+      .catch((error: unknown) => crashed(conn, purchases, error))
       .finally(done);
   };
 
@@ -92,17 +152,18 @@ export async function startContestServer(
   // keep-alive connection after 5 s (node:http's default).
   const server = new Http1Server(
     (conn, method, target) => {
-      if (draining) return conn.answer(DRAINING, true);
       const q = target.indexOf('?');
       const path = q === -1 ? target : target.slice(0, q);
       const query = q === -1 ? '' : target.slice(q + 1);
       const route = path === '/checkout' ? onCheckout : path === '/purchase' ? onPurchase : undefined;
-      if (!route) return conn.answer(NOT_FOUND);
-      if (method !== 'POST') return conn.answer(WRONG_METHOD);
+      const counts = route === onCheckout ? checkouts : route === onPurchase ? purchases : others;
+      if (draining) return answer(conn, counts, DRAINING, true);
+      if (!route) return answer(conn, others, NOT_FOUND);
+      if (method !== 'POST') return answer(conn, counts, WRONG_METHOD);
       try {
         route(query, conn);
       } catch (error) {
-        crashed(conn, error);
+        crashed(conn, counts, error);
       }
     },
     { requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 },

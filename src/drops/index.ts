@@ -138,6 +138,7 @@ async function startDrops(platform: Platform): Promise<Running> {
           host: config.DROPS_CONTEST_HOST,
           port: config.DROPS_CONTEST_PORT,
           logger,
+          metrics: platform.metrics,
         })
       : undefined;
     logger.info(

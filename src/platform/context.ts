@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Cache } from './cache/cache.ts';
 import type { Config } from './config.ts';
 import type { Sql } from './db/client.ts';
@@ -19,6 +20,8 @@ export interface Platform {
   /** Present when REDIS_URL is set: for shared hot state across API processes (Lua scripts etc.). */
   redis: Redis | undefined;
   jobs: JobQueue;
+  /** This process's Prometheus registry, served at /metrics: modules add their own metrics to it. */
+  metrics: Registry;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { createCache } from './cache/index.ts';
 import type { Config } from './config.ts';
 import type { BoxofficeModule, Platform } from './context.ts';
@@ -100,6 +101,7 @@ export async function runRole(
       cache,
       redis,
       jobs: new JobQueue(config.JOB_MAX_ATTEMPTS),
+      metrics: new Registry(),
     };
 
     if (role === 'start' || role === 'worker') await startBackground(platform, modules, closers);

@@ -275,6 +275,58 @@ for (const variant of variants) {
       }).toEqual({ reserved: 2, unavailable: 2, invalid: 2 });
     });
 
+    it("counts the contest port's answers by route and status in /metrics, with the peak RSS", async () => {
+      const scrape = async () => {
+        const text = (await client.send('GET', `${server.main}/metrics`)).body;
+        const answers: Record<string, number> = {};
+        for (const m of text.matchAll(
+          /^drops_contest_requests_total\{route="([^"]+)",status="(\d+)"\} (\d+)$/gm,
+        )) {
+          answers[`${m[1]} ${m[2]}`] = Number(m[3]);
+        }
+        const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+        return {
+          answers,
+          maxRss: gauge('process_max_resident_memory_bytes'),
+          rss: gauge('process_resident_memory_bytes'),
+        };
+      };
+      const before = await scrape();
+      const item = freshItem();
+      const code = (await client.post(`${server.contest}/checkout?user_id=${freshUser()}&id=${item}`)).body;
+      const statuses = [
+        (await client.post(`${server.contest}/checkout?user_id=${freshUser()}&id=${item}`)).status,
+        (await client.post(`${server.contest}/checkout?user_id=x&id=${item}`)).status,
+        (await client.post(`${server.contest}/purchase?code=${code}`)).status,
+        (await client.post(`${server.contest}/purchase?code=${code}`)).status,
+        (await client.post(`${server.contest}/nope`)).status,
+      ];
+      expect(statuses).toEqual([409, 400, 200, 409, 404]);
+      const peakBefore = process.resourceUsage().maxRSS * 1024;
+      const after = await scrape();
+      const peakAfter = process.resourceUsage().maxRSS * 1024;
+      const delta = (key: string) => (after.answers[key] ?? 0) - (before.answers[key] ?? 0);
+      expect({
+        checkout200: delta('/checkout 200'),
+        checkout409: delta('/checkout 409'),
+        checkout400: delta('/checkout 400'),
+        purchase200: delta('/purchase 200'),
+        purchase409: delta('/purchase 409'),
+        other404: delta('other 404'),
+      }).toEqual({
+        checkout200: 1,
+        checkout409: 1,
+        checkout400: 1,
+        purchase200: 1,
+        purchase409: 1,
+        other404: 1,
+      });
+      // The server runs in this process: its high-water mark lies between ours read just before and after.
+      expect(after.maxRss).toBeGreaterThanOrEqual(peakBefore);
+      expect(after.maxRss).toBeLessThanOrEqual(peakAfter);
+      expect(after.maxRss).toBeGreaterThan(0);
+    });
+
     it('GET /api/drops/current reports the open sale', async () => {
       await server.drops.service!.flush();
       const current = await client.json<Record<string, unknown>>(`${server.main}/api/drops/current`);

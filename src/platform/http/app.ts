@@ -74,7 +74,7 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  registerMetrics(app, platform.db, config.DB_POOL_MAX);
+  registerMetrics(app, platform.metrics, platform.db, config.DB_POOL_MAX);
   registerHealth(app, healthChecks);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -1,15 +1,23 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import { applicationName, type Sql } from '../db/client.ts';
 import type { HttpApp } from './types.ts';
 
 /**
  * Prometheus metrics: request counts and latency by route template (never the raw URL, which
  * would explode cardinality), the process's database sessions as PostgreSQL sees them,
- * event-loop lag and memory from prom-client's defaults.
+ * event-loop lag and memory from prom-client's defaults, and the peak of resident memory. `registry` is the
+ * process's (`Platform.metrics`), where modules add theirs.
  */
-export function registerMetrics(app: HttpApp, db: Sql, poolMax: number): Registry {
-  const registry = new Registry();
+export function registerMetrics(app: HttpApp, registry: Registry, db: Sql, poolMax: number): Registry {
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'process_max_resident_memory_bytes',
+    help: "Largest resident set size of this process since it started (the kernel's high-water mark)",
+    registers: [registry],
+    collect() {
+      this.set(process.resourceUsage().maxRSS * 1024);
+    },
+  });
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = new Counter({
     name: 'http_requests_total',
