@@ -6,12 +6,14 @@ import type { BoxofficeModule, Platform } from '../platform/context.ts';
 import { openPaymentGateway, type PaymentGateway } from './gateway/index.ts';
 import { paymentRoutes } from './routes.ts';
 import { type PaymentSettings, PaymentsService } from './service.ts';
+import { pruneDeliveries } from './store.ts';
 
 export { PaymentTopics } from './events.ts';
 export { type PaymentSettings, PaymentsService, toMinorUnits } from './service.ts';
 export { decide, type PaymentState, publicStatus } from './states.ts';
 
 const RECONCILE_TASK = 'payments:reconcile';
+const PRUNE_DELIVERIES_TASK = 'payments:prune-deliveries';
 
 interface Running {
   service: PaymentsService;
@@ -111,9 +113,17 @@ export const paymentsModule: BoxofficeModule = {
       const service = running.get(platform)?.service ?? (await workerService(platform));
       await service.reconcile();
     },
+    [PRUNE_DELIVERIES_TASK]: async () => {
+      const days = platform.config.PAYMENT_WEBHOOK_RETENTION_DAYS;
+      const deleted = await pruneDeliveries(platform.db, new Date(Date.now() - days * 86_400_000));
+      platform.logger.info({ module: 'payments', deleted, days }, 'payments: old webhook deliveries deleted');
+    },
   }),
 
-  cron: [{ pattern: '* * * * *', task: RECONCILE_TASK, identifier: 'payments-reconcile' }],
+  cron: [
+    { pattern: '* * * * *', task: RECONCILE_TASK, identifier: 'payments-reconcile' },
+    { pattern: '17 3 * * *', task: PRUNE_DELIVERIES_TASK, identifier: 'payments-prune-deliveries' },
+  ],
 };
 
 function workerService(platform: Platform): Promise<PaymentsService> {

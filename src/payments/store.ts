@@ -1,4 +1,4 @@
-import type { Queryable, Tx } from '../platform/db/client.ts';
+import type { Queryable, Sql, Tx } from '../platform/db/client.ts';
 import type { PaymentStatus } from './gateway/index.ts';
 import type { PaymentState } from './states.ts';
 
@@ -292,6 +292,22 @@ export async function recordDelivery(
     insert into payment_webhook_deliveries (delivery_id, status, gateway_payment_id, payment_id, outcome)
     values (${d.deliveryId}, ${d.status}, ${d.gatewayPaymentId}, ${d.paymentId}, ${d.outcome})
     on conflict do nothing`;
+}
+
+/**
+ * Deletes webhook deliveries received before `before`, `batch` rows per statement (short locks, bounded WAL
+ * per statement), until none is left; returns how many went.
+ */
+export async function pruneDeliveries(db: Sql, before: Date, batch = 10_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db`
+      delete from payment_webhook_deliveries
+      where ctid = any(array(
+        select ctid from payment_webhook_deliveries where received_at < ${before} limit ${batch}))`;
+    total += deleted.count;
+    if (deleted.count < batch) return total;
+  }
 }
 
 /** `POST /api/reset`: every payment, transition and delivery. */

@@ -339,6 +339,13 @@ export const ConfigSchema = Type.Object({
     description:
       'A payment not settled and unchanged this long is checked with the gateway by the reconciliation job (lost webhooks, lost answers).',
   }),
+  PAYMENT_WEBHOOK_RETENTION_DAYS: Type.Integer({
+    minimum: 1,
+    maximum: 3650,
+    default: 30,
+    description:
+      'Webhook deliveries older than this are deleted by a daily job. They only deduplicate repeats (gateways retry for hours, not weeks); the ledger keeps every transition with its delivery id.',
+  }),
   PAYMENT_CALLBACK_URL: Type.Optional(
     Type.String({
       pattern: '^https?://',

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhookBody } from '../../src/payments/gateway/index.ts';
+import { paymentsModule } from '../../src/payments/index.ts';
+import { pruneDeliveries } from '../../src/payments/store.ts';
 import {
   assertConsistent,
   bookingStatus,
@@ -184,6 +186,34 @@ describe('payments: failure modes end consistent', () => {
     const [row] = await server.sql<{ outcome: string }[]>`
       select outcome from payment_webhook_deliveries where delivery_id = 'd-1'`;
     expect(row?.outcome).toBe('unknown_payment');
+  });
+
+  it('the daily job deletes webhook deliveries past the retention, in batches, and keeps the rest', async () => {
+    const days = (n: number) => new Date(Date.now() - n * 86_400_000);
+    const insert = (prefix: string, count: number, at: Date) => server.sql`
+      insert into payment_webhook_deliveries (delivery_id, status, gateway_payment_id, outcome, received_at)
+      select ${prefix} || i, 'CONFIRMED', 'pay_old', 'unknown_payment', ${at}
+      from generate_series(1, ${count}) as i`;
+    await insert('old-', 25, days(31));
+    await insert('older-', 7, days(400));
+    await insert('recent-', 3, days(29));
+    const left = async () =>
+      (
+        await server.sql<{ id: string }[]>`
+          select delivery_id as id from payment_webhook_deliveries
+          where delivery_id ~ '^(old|older|recent)-' order by 1`
+      ).map((r) => r.id);
+
+    // Batches of 5: the 7 rows older than a year take two statements (the loop stops on the short one).
+    expect(await pruneDeliveries(server.sql, days(365), 5)).toBe(7);
+    expect(await left()).toHaveLength(28);
+    // The scheduled task, with the default retention of 30 days.
+    const task = paymentsModule.tasks!(server.running.platform)['payments:prune-deliveries']!;
+    await task(undefined, { attempt: 1, maxAttempts: 1, signal: new AbortController().signal });
+    expect(await left()).toEqual(['recent-1', 'recent-2', 'recent-3']);
+    expect(paymentsModule.cron).toContainEqual(
+      expect.objectContaining({ task: 'payments:prune-deliveries', pattern: '17 3 * * *' }),
+    );
   });
 
   it('webhooks with a wrong or missing signature get 401; malformed ones 400', async () => {
