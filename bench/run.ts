@@ -1,5 +1,6 @@
 import { helpText, type Options, parseOptions, UsageError } from './lib/args.ts';
 import { autocannonVersion, runAutocannon } from './lib/autocannon.ts';
+import { type CpuSplit, listenerOf, snapshot, split } from './lib/cpu.ts';
 import type { LoadResult, LoadSettings, LoadTarget } from './lib/load.ts';
 import * as report from './lib/report.ts';
 import { loadScenario, type Scenario, type ScenarioContext, scenarioNames } from './lib/scenario.ts';
@@ -68,7 +69,12 @@ async function bench(
     );
     baseUrl = (await startPlatform(children, signal)).baseUrl;
   }
-  const ctx: ScenarioContext = { baseUrl, data: (await scenario.setup?.({ baseUrl })) ?? null };
+  const statusUrl = options.statusUrl ?? baseUrl;
+  const ctx: ScenarioContext = {
+    baseUrl,
+    statusUrl,
+    data: (await scenario.setup?.({ baseUrl, statusUrl })) ?? null,
+  };
   const target: LoadTarget = { baseUrl, load: scenario.load(ctx), scenario: { name: scenario.name, ctx } };
   await smokeTest(target);
 
@@ -84,6 +90,11 @@ async function bench(
 
   const ceilingFigures = report.figures(ceiling);
   const scenarioFigures = report.figures(measured);
+  const server = await scenario.summarize?.({
+    ...ctx,
+    rps: measured.rps,
+    loadSeconds: options.warmup + settings.durationSeconds,
+  });
   return {
     scenario: { name: scenario.name, description: scenario.description, ...scenarioFigures },
     tool: options.tool,
@@ -98,23 +109,35 @@ async function bench(
     machine,
     ceiling: ceilingFigures,
     ratios: report.ratios(ceilingFigures, scenarioFigures),
+    ...(server ? { server } : {}),
+    ...(ceiling.cpu && measured.cpu ? { cpu: { ceiling: ceiling.cpu, scenario: measured.cpu } } : {}),
   };
 }
 
-/** A short unmeasured run first: a cold V8 (and cold caches) would otherwise count against the server. */
+/**
+ * A short unmeasured run first: a cold V8 (and cold caches) would otherwise count against the server. The
+ * measured run's CPU is read from /proc around it (not the warm-up); the server is whoever listens on the
+ * target's port.
+ */
 async function measure(
   label: string,
   target: LoadTarget,
   settings: LoadSettings,
   warmup: number,
   load: (target: LoadTarget, settings: LoadSettings) => Promise<LoadResult>,
-): Promise<LoadResult> {
+): Promise<LoadResult & { cpu: CpuSplit | undefined }> {
   if (warmup > 0) {
     console.error(`bench: ${label}: warming up for ${warmup} s…`);
     await load(target, { ...settings, durationSeconds: warmup });
   }
   console.error(`bench: ${label}: measuring for ${settings.durationSeconds} s…`);
-  return load(target, settings);
+  const serverPid = listenerOf(Number(new URL(target.baseUrl).port || 80));
+  const before = snapshot();
+  const result = await load(target, settings);
+  const after = snapshot();
+  const cpu =
+    before && after ? split(before, after, serverPid, result.rps * settings.durationSeconds) : undefined;
+  return { ...result, cpu };
 }
 
 /** One request before the load, so a wrong route or a dead server fails loudly instead of benchmarking 404s. */

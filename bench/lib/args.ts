@@ -5,6 +5,8 @@ export interface Options {
   scenario: string;
   /** Benchmark this server instead of starting the platform. */
   url: string | null;
+  /** Where the scenario reads the server's own figures (default: the load's URL). */
+  statusUrl: string | null;
   duration: number;
   connections: number;
   threads: number;
@@ -30,6 +32,8 @@ ${scenarios.map((s) => `  ${s.name.padEnd(width)}  ${s.description}`).join('\n')
 
 Options:
   --url URL              Load this running server instead of starting one (e.g. http://127.0.0.1:8000)
+  --status-url URL       Where the scenario reads the server's own figures after the load (default: the
+                         loaded URL); e.g. the main port when --url is the drops contest port
   --duration S           Seconds of measured load, for the ceiling and the scenario each (default 10)
   --connections N        Open connections, at least --threads (default 100)
   --threads N            Load-generator threads (default 1)
@@ -65,7 +69,8 @@ export function parseOptions(argv: string[], scenarios: string[]): Options | nul
     throw new UsageError(`--connections (${connections}) must be at least --threads (${threads})`);
   return {
     scenario,
-    url: values.url === undefined ? null : baseUrl(values.url),
+    url: values.url === undefined ? null : baseUrl(values.url, 'url'),
+    statusUrl: values['status-url'] === undefined ? null : baseUrl(values['status-url'], 'status-url'),
     duration: integer('duration', values.duration, 1),
     connections,
     threads,
@@ -81,6 +86,7 @@ function parse(argv: string[]) {
     strict: true,
     options: {
       url: { type: 'string' },
+      'status-url': { type: 'string' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '100' },
       threads: { type: 'string', default: '1' },
@@ -97,17 +103,17 @@ function integer(name: string, raw: string, min: number): number {
   return Number(raw);
 }
 
-function baseUrl(raw: string): string {
+function baseUrl(raw: string, option: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`--url "${raw}" is not a URL`);
+    throw new UsageError(`--${option} "${raw}" is not a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UsageError(`--url must be http(s), got "${raw}"`);
+    throw new UsageError(`--${option} must be http(s), got "${raw}"`);
   // Scenario paths are absolute, so a path here would be silently dropped by one tool or the other.
-  if (url.pathname !== '/' || url.search) throw new UsageError(`--url takes no path, got "${raw}"`);
+  if (url.pathname !== '/' || url.search) throw new UsageError(`--${option} takes no path, got "${raw}"`);
   return url.origin;
 }
 

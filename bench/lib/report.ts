@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { CpuSplit } from './cpu.ts';
 import type { LoadResult, LoadSettings, Tool } from './load.ts';
+import type { ServerFigures } from './scenario.ts';
 
 export interface Machine {
   cpu: string;
@@ -39,6 +41,10 @@ export interface BenchResult {
   machine: Machine;
   ceiling: Figures;
   ratios: { rps: number | null; p99: number | null };
+  /** What the server itself reported about the run (scenarios with `summarize`). */
+  server?: ServerFigures;
+  /** Where the CPU went during each measured run (Linux). */
+  cpu?: { ceiling: CpuSplit; scenario: CpuSplit };
 }
 
 export function machine(): Machine {
@@ -92,19 +98,81 @@ export function table(result: BenchResult): string {
     ),
     ['ratio', x(result.ratios.rps), '', '', x(result.ratios.p99), '', ''],
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const lines = rows.map((row) =>
-    row
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
-      .join('  '),
-  );
+  const lines = align(rows);
   return [
     `${result.scenario.name}: ${result.scenario.description}`,
     `${result.toolVersion} against ${result.target}; ${result.threads} thread(s), ${result.connections} connections, ${result.duration} s`,
     `${m.cpu}, ${m.cores} cores, ${gib} GiB, node ${m.node}, load average ${Object.values(m.loadAverage).join(' ')} before the run`,
     '',
     ...lines,
+    ...(result.server ? ['', ...serverLines(result.server)] : []),
+    ...(result.cpu ? ['', ...cpuLines(result.cpu, result.scenario.name, result.tool)] : []),
   ].join('\n');
+}
+
+/**
+ * Where the CPU went in each run, and the server's CPU per request against the bare server's: unlike
+ * req/s, that ratio hardly moves when neighbours take the machine's CPU.
+ */
+function cpuLines(cpu: NonNullable<BenchResult['cpu']>, name: string, tool: string): string[] {
+  const rows = [
+    [
+      'cpu',
+      'server',
+      'postgres',
+      tool,
+      'other',
+      'stolen',
+      'server µs/req',
+      'postgres µs/req',
+      `${tool} µs/req`,
+    ],
+    ...[['ceiling', cpu.ceiling] as const, [name, cpu.scenario] as const].map(
+      ([label, { percent: p, perRequest: r }]) => [
+        label,
+        `${p.server} %`,
+        `${p.postgres} %`,
+        `${p.load} %`,
+        `${p.other} %`,
+        `${p.stolen} %`,
+        String(r.server),
+        String(r.postgres),
+        String(r.load),
+      ],
+    ),
+  ];
+  const ratio =
+    cpu.ceiling.perRequest.server > 0 ? cpu.scenario.perRequest.server / cpu.ceiling.perRequest.server : null;
+  return [
+    ...align(rows),
+    `server CPU per request: ${ratio === null ? '-' : `${ratio.toFixed(2)}x`} the bare server's (% of one core; µs of CPU per request answered)`,
+  ];
+}
+
+/** Columns padded to their widest cell: the first left-aligned, the others right-aligned. */
+function align(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  '),
+  );
+}
+
+/** `server: sold 10000 · sell-out s 3.81 · …`, wrapped at about 100 columns. */
+function serverLines(server: ServerFigures): string[] {
+  const lines: string[] = [];
+  let line = 'server:';
+  for (const [name, value] of Object.entries(server)) {
+    const cell = ` ${name} ${value === null ? '-' : typeof value === 'number' ? value.toLocaleString('en-US') : value}`;
+    if (line.length + cell.length > 100 && line !== 'server:') {
+      lines.push(line);
+      line = '       ';
+    }
+    line += line.trim() === 'server:' || line.trim() === '' ? cell : ` ·${cell}`;
+  }
+  lines.push(line);
+  return lines;
 }
 
 /** The machine-readable line: `RESULT {...}`. */
@@ -123,7 +191,7 @@ export function save(result: BenchResult): string {
   return file;
 }
 
-function round(value: number, digits: number): number {
+export function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }

@@ -18,11 +18,28 @@ export interface Scenario {
   setup?(ctx: SetupContext): Promise<unknown>;
   /** The traffic. Called on the main thread and again in each autocannon thread, so keep it pure. */
   load(ctx: ScenarioContext): ScenarioLoad;
+  /**
+   * The server's own figures about the measured run (e.g. items sold, time to sell out), read from
+   * `statusUrl` once the load has stopped; printed under the table and saved as `server` in the result.
+   */
+  summarize?(ctx: SummaryContext): Promise<ServerFigures>;
 }
 
 export interface SetupContext {
   /** e.g. http://127.0.0.1:8123, no trailing slash. */
   baseUrl: string;
+  /** Where the server's own figures are read: `--status-url`, else `baseUrl`. */
+  statusUrl: string;
+}
+
+/** Named figures, printed in insertion order; null when the server could not tell. */
+export type ServerFigures = Record<string, number | string | null>;
+
+export interface SummaryContext extends ScenarioContext {
+  /** The measured run's requests per second (the load tool's count). */
+  rps: number;
+  /** Seconds of scenario load since `setup`: its warm-up and the measured run. */
+  loadSeconds: number;
 }
 
 export interface ScenarioContext extends SetupContext {
