@@ -18,6 +18,7 @@ import {
   WEBHOOK_HEADERS,
 } from '../src/payments/gateway/index.ts';
 import { loadConfig } from '../src/platform/config.ts';
+import { machineTimes, processTimes, TICKS_PER_SECOND } from './lib/cpu.ts';
 import { Histogram } from './lib/histogram.ts';
 import { freePort } from './lib/server.ts';
 
@@ -62,7 +63,6 @@ const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 const EVENT = 1;
 /** A purchase not paid this long after its initiate is given up (and reported). */
 const PAID_TIMEOUT_MS = 60_000;
-const CLK_TCK = 100;
 
 interface Options {
   buyers: number;
@@ -269,16 +269,13 @@ function source(): { root: string; commit: string | null; dirty: string[] | null
 
 /** CPU seconds of a process: its own (utime + stime), and what its waited-for children used. */
 function cpuOf(pid: number | undefined): { self: number; children: number; ppid: number } {
-  if (pid === undefined) return { self: 0, children: 0, ppid: 0 };
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17, ppid 4.
-    const n = (field: number) => Number(fields[field - 3] ?? 0);
-    return { self: (n(14) + n(15)) / CLK_TCK, children: (n(16) + n(17)) / CLK_TCK, ppid: n(4) };
-  } catch {
-    return { self: 0, children: 0, ppid: 0 };
-  }
+  const times = pid === undefined ? null : processTimes(pid);
+  if (!times) return { self: 0, children: 0, ppid: 0 };
+  return {
+    self: times.own / TICKS_PER_SECOND,
+    children: times.children / TICKS_PER_SECOND,
+    ppid: times.ppid,
+  };
 }
 
 /** PostgreSQL's CPU: the postmaster, its exited backends (cutime) and its live ones. */
@@ -296,11 +293,8 @@ function postgresCpu(postmaster: number | undefined): number {
 
 /** Busy and total CPU seconds of the whole machine (/proc/stat). */
 function machineCpu(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const values = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = values.reduce((a, b) => a + b, 0);
-  const idle = (values[3] ?? 0) + (values[4] ?? 0);
-  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+  const ticks = machineTimes() ?? { total: 0, idle: 0 };
+  return { busy: (ticks.total - ticks.idle) / TICKS_PER_SECOND, total: ticks.total / TICKS_PER_SECOND };
 }
 
 /**

@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
  */
 
 /** Clock ticks per second of /proc's times: 100 on every Linux Node runs on (sysconf(_SC_CLK_TCK)). */
-const TICKS_PER_SECOND = 100;
+export const TICKS_PER_SECOND = 100;
 
 export interface CpuSnapshot {
   at: number;
@@ -32,13 +32,8 @@ export interface CpuSplit {
 }
 
 export function snapshot(): CpuSnapshot | null {
-  let stat: string;
-  try {
-    stat = readFileSync('/proc/stat', 'utf8');
-  } catch {
-    return null;
-  }
-  const cpu = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  const machine = machineTimes();
+  if (!machine) return null;
   const processes = new Map<number, { comm: string; ticks: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -50,9 +45,25 @@ export function snapshot(): CpuSnapshot | null {
     at: Date.now(),
     processes,
     runner: self ? self.own + self.children : 0,
-    steal: cpu[7] ?? 0,
-    total: cpu.reduce((sum, n) => sum + n, 0),
+    steal: machine.steal,
+    total: machine.total,
     cores: cpus().length,
+  };
+}
+
+/** The machine's ticks from /proc/stat's first line: all, idle (idle + iowait), stolen; null off Linux. */
+export function machineTimes(): { total: number; idle: number; steal: number } | null {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return null;
+  }
+  const cpu = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+  return {
+    total: cpu.reduce((sum, n) => sum + n, 0),
+    idle: (cpu[3] ?? 0) + (cpu[4] ?? 0),
+    steal: cpu[7] ?? 0,
   };
 }
 
@@ -131,8 +142,12 @@ export function listenerOf(port: number): number | null {
   return null;
 }
 
-/** A process's own ticks and its reaped children's, with its command name; null once it is gone. */
-function processTimes(pid: number): { comm: string; own: number; children: number } | null {
+/**
+ * A process's own ticks and its reaped children's, with its command name and parent; null once it is gone.
+ */
+export function processTimes(
+  pid: number,
+): { comm: string; own: number; children: number; ppid: number } | null {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -143,7 +158,8 @@ function processTimes(pid: number): { comm: string; own: number; children: numbe
   const close = stat.lastIndexOf(')');
   const comm = stat.slice(stat.indexOf('(') + 1, close);
   const fields = stat.slice(close + 2).split(' ');
-  // Fields 14–17 of proc(5) (utime, stime, cutime, cstime) are 11–14 here, counting from the state.
-  const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i]));
-  return { comm, own: utime! + stime!, children: cutime! + cstime! };
+  // Fields 4 and 14–17 of proc(5) (ppid; utime, stime, cutime, cstime) are 1 and 11–14 here, counting
+  // from the state.
+  const [ppid, utime, stime, cutime, cstime] = [1, 11, 12, 13, 14].map((i) => Number(fields[i]));
+  return { comm, own: utime! + stime!, children: cutime! + cstime!, ppid: ppid! };
 }
