@@ -8,7 +8,7 @@ import type { HttpApp } from './types.ts';
  * event-loop lag and memory from prom-client's defaults, and the peak of resident memory. `registry` is the
  * process's (`Platform.metrics`), where modules add theirs.
  */
-export function registerMetrics(app: HttpApp, registry: Registry, db: Sql, poolMax: number): Registry {
+export function registerMetrics(app: HttpApp, registry: Registry, db: Sql, poolMax: number): void {
   collectDefaultMetrics({ register: registry });
   new Gauge({
     name: 'process_max_resident_memory_bytes',
@@ -79,5 +79,4 @@ export function registerMetrics(app: HttpApp, registry: Registry, db: Sql, poolM
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-  return registry;
 }
