@@ -17,7 +17,7 @@ import {
   verifyWebhookSignature,
   WEBHOOK_HEADERS,
 } from '../src/payments/gateway/index.ts';
-import { loadConfig } from '../src/platform/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { machineTimes, processTimes, TICKS_PER_SECOND } from './lib/cpu.ts';
 import { Histogram } from './lib/histogram.ts';
 import { freePort } from './lib/server.ts';

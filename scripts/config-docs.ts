@@ -1,7 +1,7 @@
 // Regenerates .env.example and the README's configuration table from the config schema.
 // `npm test` checks both are current (test/platform/config.test.ts).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { configTable, envExample } from '../src/platform/config.ts';
+import { configTable, envExample } from '../src/config.ts';
 
 const BEGIN = '<!-- config:begin -->';
 const END = '<!-- config:end -->';

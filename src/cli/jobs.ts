@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Config } from '../platform/config.ts';
+import type { Config } from '../config.ts';
 import { JobQueue, listDeadLetters, retryDeadLetter } from '../platform/jobs/index.ts';
 import { withDatabase } from './migrate.ts';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { modules } from '../modules.ts';
-import { ConfigError, loadConfig } from '../platform/config.ts';
+import { ConfigError, loadConfig } from '../config.ts';
 import { createLogger } from '../platform/logger.ts';
 import { type Role, runRole } from '../platform/runtime.ts';
 import { runJobsCommand } from './jobs.ts';

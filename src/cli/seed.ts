@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import type { Config } from '../platform/config.ts';
+import type { Config } from '../config.ts';
 import type { BoxofficeModule } from '../platform/context.ts';
 import { migrateDatabase } from '../platform/migrations.ts';
 import { createProgress } from '../platform/progress.ts';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import type { Config } from '../platform/config.ts';
+import type { Config } from '../config.ts';
 import { simulatorOptionsFromConfig, startGatewaySimulator } from '../sims/gateway/index.ts';
 import { UsageError } from './seed.ts';
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Cache } from './cache/cache.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
 import type { Sql } from './db/client.ts';
 import type { HttpApp } from './http/types.ts';
 import type { CronSchedule, JobHandler, JobQueue } from './jobs/index.ts';

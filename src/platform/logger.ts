@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
 
 /**
  * The root logger. JSON lines by default (cheap, machine-readable); `LOG_FORMAT=pretty`

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { createCache } from './cache/index.ts';
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
 import type { BoxofficeModule, Platform } from './context.ts';
 import { assertReachable, createDb, redactUrl } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';

@@ -1,4 +1,4 @@
-import { type Config, loadConfig } from '../../src/platform/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
 
 /** A valid configuration for tests: defaults, a quiet logger, any free port, plus overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {

@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { Type } from 'typebox';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ConfigSchema, configTable, envExample, loadConfig } from '../../src/platform/config.ts';
+import {
+  ConfigError,
+  ConfigSchema,
+  configSections,
+  configTable,
+  envExample,
+  loadConfig,
+} from '../../src/config.ts';
+import { composeConfigSchema } from '../../src/platform/config/load.ts';
+import { defineConfigSection } from '../../src/platform/config/section.ts';
 
 describe('configuration', () => {
   it('fills every default when nothing is set', () => {
@@ -49,5 +59,45 @@ describe('configuration', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(readme).toContain(`<!-- config:begin -->\n${configTable()}\n<!-- config:end -->`);
     for (const key of Object.keys(ConfigSchema.properties)) expect(readme).toContain(`\`${key}\``);
+  });
+
+  it('is composed of the sections the modules declare, each variable from exactly one', () => {
+    const declared = configSections.flatMap((section) => Object.keys(section.variables));
+    expect(new Set(declared).size).toBe(declared.length);
+    expect(Object.keys(ConfigSchema.properties)).toEqual(declared);
+    expect(configSections.map((section) => section.name)).toEqual(
+      expect.arrayContaining(['platform', 'identity', 'drops', 'booking', 'payments', 'catalog']),
+    );
+    // A module's variables are validated like the platform's, with the same one-line error.
+    expect(() => loadConfig({ DROPS_PER_USER_LIMIT: '0' })).toThrow(
+      /^Invalid configuration: DROPS_PER_USER_LIMIT="0" is invalid: expected an integer from 1 to/,
+    );
+  });
+
+  it('refuses two sections that declare the same variable, naming both', () => {
+    const a = defineConfigSection({
+      name: 'a',
+      title: 'A',
+      variables: { SHARED: Type.String({ default: 'x' }) },
+    });
+    const b = defineConfigSection({
+      name: 'b',
+      title: 'B',
+      variables: { SHARED: Type.String({ default: 'y' }) },
+    });
+    expect(() => composeConfigSchema([a, b])).toThrow(
+      'configuration variable SHARED is declared by both a and b',
+    );
+  });
+
+  it('documents each section under its own heading', () => {
+    const table = configTable();
+    for (const section of configSections) {
+      const heading = table.indexOf(`**${section.title}**`);
+      expect(heading).toBeGreaterThanOrEqual(0);
+      for (const key of Object.keys(section.variables))
+        expect(table.indexOf(`\`${key}\``)).toBeGreaterThan(heading);
+    }
+    expect(envExample()).toContain(`# ---- ${configSections[0].title}`);
   });
 });

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import { type Config, ConfigSchema } from '../../platform/config.ts';
+import type { Config } from '../../config.ts';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../../platform/resilience/circuit-breaker.ts';
 import type { GatewaySimulator } from '../../sims/gateway/index.ts';
+import { paymentsConfig } from '../config.ts';
 import { GatewayClient } from './client.ts';
 
 export interface PaymentGateway {
@@ -32,7 +33,7 @@ export function createGatewayBreaker(
 }
 
 const defaultOf = (key: 'MERCHANT_PASSWORD' | 'PAYMENT_WEBHOOK_SECRET') =>
-  (ConfigSchema.properties[key] as unknown as { default: string }).default;
+  (paymentsConfig.variables[key] as unknown as { default: string }).default;
 
 /**
  * Everything the payments flow needs to talk to the gateway: the client (with the breaker) pointed at

@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
-import type { Config } from '../../platform/config.ts';
+import type { Config } from '../../config.ts';
 
 /** The merchant API calls of the gateway. */
 export const API_CALLS = ['init', 'check', 'confirm', 'cancel'] as const;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Config } from '../../platform/config.ts';
+import type { Config } from '../../config.ts';
 import { behaviourFromConfig } from './behaviour.ts';
 import type { GatewaySimulatorOptions } from './server.ts';
 
