@@ -8,9 +8,35 @@ import { countUsers, insertUser } from './store.ts';
 export { type AuthenticatedUser, basicAuth, parseBasicAuthorization } from './basic-auth.ts';
 export { seededUserCredentials } from './generated-users.ts';
 
-/** Identity: the buyers who sign in with HTTP Basic (service accounts and admins come later). */
+/**
+ * The parts of identity, each in its own folder; the module below runs them all. A part adds one
+ * line to each list it needs.
+ */
+const routeGroups: NonNullable<BoxofficeModule['routes']>[] = [];
+const taskGroups: NonNullable<BoxofficeModule['tasks']>[] = [];
+const cronSchedules: NonNullable<BoxofficeModule['cron']> = [];
+const starters: NonNullable<BoxofficeModule['start']>[] = [];
+
+/**
+ * Identity: the buyers who sign in with HTTP Basic, service accounts (OAuth2 client credentials,
+ * RS256 access tokens), staff of the admin panel, and the audit log (docs/identity.md).
+ */
 export const identityModule: BoxofficeModule = {
   name: 'identity',
+  routes: async (app, platform) => {
+    for (const register of routeGroups) await register(app, platform);
+  },
+  tasks: (platform) => Object.assign({}, ...taskGroups.map((tasks) => tasks(platform))),
+  cron: cronSchedules,
+  start: async (platform) => {
+    const started = [];
+    for (const start of starters) started.push(await start(platform));
+    return {
+      async stop() {
+        for (const part of started.reverse()) await part.stop();
+      },
+    };
+  },
   seed: seedUsers,
   import: importUsers,
   hasData: async (db) => (await countUsers(db)) > 0,

@@ -11,6 +11,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // … and any free port for the in-process gateway simulator, never 8090.
     SIM_GATEWAY_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // A fixed key: tests never write DATA_DIR/master.key into the work tree.
+    MASTER_KEY: 'Ym94b2ZmaWNlLXRlc3QtbWFzdGVyLWtleS0wMTIzNDU=',
     ...overrides,
   });
 }

@@ -55,6 +55,13 @@ export const platformConfig = defineConfigSection({
       true,
       'On an empty database, `start` and `api` seed the demo data first (event 1 in full, a smaller archive and user set).',
     ),
+    MASTER_KEY: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9+/]{43}=$',
+        description:
+          'Base64 of 32 random bytes (`openssl rand -base64 32`): encrypts signing keys at rest, keys secret hashes, signs audit checkpoints. Required in production; unset elsewhere: generated once into DATA_DIR/master.key (0600).',
+      }),
+    ),
     REDIS_URL: Type.Optional(
       Type.String({
         pattern: '^rediss?://',
