@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { modules } from '../modules.ts';
 import { ConfigError, loadConfig } from '../config.ts';
+import { modules } from '../modules.ts';
 import { createLogger } from '../platform/logger.ts';
 import { type Role, runRole } from '../platform/runtime.ts';
+import { IMPORT_HELP, runImportCommand } from './import.ts';
 import { runJobsCommand } from './jobs.ts';
 import { runMigrateCommand } from './migrate.ts';
-import { IMPORT_HELP, runImportCommand, runSeedCommand, SEED_HELP, UsageError } from './seed.ts';
+import { runSeedCommand, SEED_HELP, UsageError } from './seed.ts';
 import { runSimCommand, SIM_HELP } from './sim.ts';
 
 const HELP = `boxoffice: high-load ticketing platform

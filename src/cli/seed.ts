@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import type { BoxofficeModule } from '../platform/context.ts';
 import { migrateDatabase } from '../platform/migrations.ts';
 import { createProgress } from '../platform/progress.ts';
-import { runImport, runSeed } from '../platform/seed-runner.ts';
+import { runSeed } from '../platform/seed-runner.ts';
 import { SEED_PROFILES, type SeedProfile } from '../platform/seeding.ts';
 import { withDatabase } from './migrate.ts';
 
@@ -13,11 +13,6 @@ export const SEED_HELP = `boxoffice seed [--profile full|demo] [--seed N] [--use
   the seat maps (event 1: 100,000 seats in five zones). Deterministic for a given --seed; safe to
   re-run (fills up to the requested sizes, never duplicates). Default profile: full
   (1,000,000 users, 10,000 events, 6,000,000 archive events).
-`;
-
-export const IMPORT_HELP = `boxoffice import DIR
-  Loads the public data release files found in DIR, unchanged and streaming:
-  users.csv or users.sql, events.json or events.sql, events_archive.json or events_archive.sql.
 `;
 
 const COUNT = /^\d+$/;
@@ -65,26 +60,6 @@ export async function runSeedCommand(
       profile,
     );
   });
-  return 0;
-}
-
-export async function runImportCommand(
-  config: Config,
-  logger: Logger,
-  modules: BoxofficeModule[],
-  args: string[],
-) {
-  const [dir] = args;
-  if (!dir) throw new UsageError('boxoffice import needs the directory of the release files');
-  const rows = await withDatabase(config, logger, async (db, url) => {
-    await migrateDatabase(db, url, logger);
-    return runImport(
-      modules,
-      { db, logger, progress: (label, total) => createProgress(logger, label, total) },
-      dir,
-    );
-  });
-  if (rows === 0) throw new UsageError(`no release files found in ${dir}`);
   return 0;
 }
 

@@ -1,7 +1,7 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { pipeline, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
+import { findReleaseFile, readReleaseChunks } from '../platform/import/release-file.ts';
+import { type ImportFileReport, ImportTally } from '../platform/import/report.ts';
 import { readSqlInserts, type SqlValue } from '../platform/import/sql-inserts.ts';
 import type { SeedContext } from '../platform/seeding.ts';
 import { legacyHash } from './passwords.ts';
@@ -10,58 +10,62 @@ import { advanceUserIds, insertUsers, type UserRow } from './store.ts';
 const BATCH = 5000;
 
 /**
- * Loads `users.csv` or `users.sql` of the data release as it is, streaming. The release's unsalted
- * SHA-256 is kept as a legacy hash (hashing a million passwords slowly at import would take
- * core-hours) and upgraded at each user's first sign-in; `password_plain` is never stored.
+ * Loads `users.csv` or `users.sql` of the data release (or its .gz) as it is, streaming. The
+ * release's unsalted SHA-256 is kept as a legacy hash (hashing a million passwords slowly at import
+ * would take core-hours) and upgraded at each user's first sign-in; `password_plain` is never stored.
+ * A user whose id or email is there already is skipped, so a re-run inserts nothing.
  */
-export async function importUsers(context: SeedContext, dir: string): Promise<number> {
-  const csv = join(dir, 'users.csv');
-  const sql = join(dir, 'users.sql');
-  const path = existsSync(csv) ? csv : existsSync(sql) ? sql : undefined;
-  if (!path) return 0;
-  const size = (await stat(path)).size;
-  const progress = context.progress('users (bytes read)', size);
-  const records = path === csv ? readCsv(path) : readSql(path);
+export async function importUsers(context: SeedContext, dir: string): Promise<ImportFileReport[]> {
+  const found = findReleaseFile(dir, 'users', ['csv', 'sql'], context.logger);
+  if (!found) return [];
+  const { file } = found;
+  const progress = context.progress(`${file.name} (bytes)`, file.bytes);
+  const chunks = readReleaseChunks(file, (bytes) => progress.tick(bytes));
+  const tally = new ImportTally();
+  const records = file.format === 'csv' ? readCsv(chunks) : readSql(chunks, tally);
   let batch: UserRow[] = [];
-  let loaded = 0;
-  let lastBytes = 0;
-  for await (const { record, bytes } of records) {
-    batch.push(toUserRow(record));
+  for await (const record of records) {
+    tally.read++;
+    const row = toUserRow(record);
+    if (typeof row === 'string') throw new Error(`${file.name}: ${row}`);
+    batch.push(row);
     if (batch.length >= BATCH) {
-      loaded += await insertUsers(context.db, batch);
+      tally.inserted += await insertUsers(context.db, batch);
       batch = [];
-      progress.tick(bytes - lastBytes);
-      lastBytes = bytes;
     }
   }
-  loaded += await insertUsers(context.db, batch);
+  tally.inserted += await insertUsers(context.db, batch);
   progress.done();
   await advanceUserIds(context.db);
-  return loaded;
+  return [tally.report(found)];
 }
 
 type UserRecord = Record<string, SqlValue>;
 
-async function* readCsv(path: string): AsyncGenerator<{ record: UserRecord; bytes: number }> {
-  const input = createReadStream(path);
-  const parser = input.pipe(parse({ columns: true, skip_empty_lines: true, relax_column_count: false }));
-  for await (const record of parser) yield { record, bytes: input.bytesRead };
+function readCsv(chunks: AsyncIterable<Buffer>): AsyncIterable<UserRecord> {
+  const parser = parse({ columns: true, skip_empty_lines: true, relax_column_count: false });
+  // pipeline hands a failure of the source (a corrupt .gz, named) on to the parser's reader.
+  return pipeline(Readable.from(chunks), parser, () => {});
 }
 
-async function* readSql(path: string): AsyncGenerator<{ record: UserRecord; bytes: number }> {
-  let rows = 0;
-  for await (const row of readSqlInserts(path)) {
-    if (row.table !== 'users') continue;
-    rows++;
+/** The rows of the INSERTs into `users`; rows of other tables are counted as skipped. */
+async function* readSql(chunks: AsyncIterable<Buffer>, tally: ImportTally): AsyncGenerator<UserRecord> {
+  for await (const row of readSqlInserts(chunks)) {
+    if (row.table !== 'users') {
+      tally.read++;
+      tally.skip(`INSERT into ${row.table}`);
+      continue;
+    }
     const record: UserRecord = {};
     row.columns.forEach((column, i) => {
       record[column] = row.values[i] ?? null;
     });
-    yield { record, bytes: rows * 200 }; // the SQL reader does not expose its offset; an estimate
+    yield record;
   }
 }
 
-function toUserRow(record: UserRecord): UserRow {
+/** One release row as a UserRow, or what is wrong with it. */
+function toUserRow(record: UserRecord): UserRow | string {
   const text = (key: string) => {
     const value = record[key];
     return value === null || value === undefined || value === '' ? null : String(value);
@@ -70,9 +74,7 @@ function toUserRow(record: UserRecord): UserRow {
   const email = text('email');
   const hash = text('password_hash');
   if (!Number.isSafeInteger(id) || id <= 0 || !email || !hash || !/^[0-9a-f]{64}$/i.test(hash)) {
-    throw new Error(
-      `a users row is malformed (user_id ${JSON.stringify(record.user_id)}): needs an id, email and SHA-256 hex`,
-    );
+    return `a users row is malformed (user_id ${JSON.stringify(record.user_id)}): needs an id, email and SHA-256 hex`;
   }
   const active = record.is_active;
   return {

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Cache } from './cache/cache.ts';
 import type { Config } from '../config.ts';
+import type { Cache } from './cache/cache.ts';
 import type { Sql } from './db/client.ts';
 import type { HttpApp } from './http/types.ts';
+import type { ImportFileReport } from './import/report.ts';
 import type { CronSchedule, JobHandler, JobQueue } from './jobs/index.ts';
 import type { ConsumerSpec } from './outbox/index.ts';
 import type { Redis } from './redis.ts';
@@ -47,9 +48,11 @@ export interface BoxofficeModule {
   seed?: (context: SeedContext, profile: SeedProfile) => Promise<void>;
   /**
    * Loads the files of the public data release this module knows from `dir` (`boxoffice import`),
-   * unchanged and streaming; returns how many rows it loaded (0 when none of its files are there).
+   * plain or .gz, unchanged and streaming (`platform/import/release-file.ts`); returns what it did
+   * with each file it read, or nothing when none of its files are there. A re-run must be safe: rows
+   * already there are skipped and reported so.
    */
-  import?: (context: SeedContext, dir: string) => Promise<number>;
+  import?: (context: SeedContext, dir: string) => Promise<ImportFileReport[]>;
   /** True when this module has data already, so the first start knows whether to seed the demo. */
   hasData?: (db: Sql) => Promise<boolean>;
 }

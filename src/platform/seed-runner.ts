@@ -1,4 +1,5 @@
 import type { BoxofficeModule } from './context.ts';
+import type { ImportFileReport } from './import/report.ts';
 import { SEED_PROFILES, type SeedContext, type SeedProfile } from './seeding.ts';
 
 /** Runs every module's generator in registration order. */
@@ -19,20 +20,26 @@ export async function runSeed(
   );
 }
 
-/** Loads a data release directory; every module takes the files it knows. */
+/** One file's report, with the module that read it. */
+export interface ModuleImportReport extends ImportFileReport {
+  module: string;
+}
+
+/** Loads a data release directory; every module takes the files it knows and reports on each. */
 export async function runImport(
   modules: BoxofficeModule[],
   context: SeedContext,
   dir: string,
-): Promise<number> {
-  let rows = 0;
+): Promise<ModuleImportReport[]> {
+  const reports: ModuleImportReport[] = [];
   for (const module of modules) {
     if (!module.import) continue;
-    const loaded = await module.import(context, dir);
-    if (loaded > 0) context.logger.info({ module: module.name, rows: loaded }, 'imported');
-    rows += loaded;
+    for (const report of await module.import(context, dir)) {
+      context.logger.info({ module: module.name, ...report }, 'imported');
+      reports.push({ module: module.name, ...report });
+    }
   }
-  return rows;
+  return reports;
 }
 
 /** The first start on an empty database seeds the demo profile, so there is something to see. */

@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogModule } from '../../src/catalog/index.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -19,6 +20,25 @@ interface Row {
   datetime_start: Date;
 }
 
+/** What the import reports for a file of `read` rows. */
+const report = (file: string, read: number, inserted: number, ignored: string[] = []) => ({
+  file,
+  read,
+  inserted,
+  skipped: read - inserted,
+  skippedBy: read > inserted ? { 'already present': read - inserted } : {},
+  ignored,
+});
+
+/** A temporary release directory holding `files` (name → content). */
+async function releaseDir(files: Record<string, string | Buffer>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'catalog-release-'));
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+  return dir;
+}
+
+const fixture = (release: string, name: string) => readFile(join(FIXTURES, release, name));
+
 const rowsOf = (db: TestDatabase) =>
   db.sql<Row[]>`
     select id::int, title, description, type, provider, datetime_start from catalog_events order by id`;
@@ -27,15 +47,19 @@ const rowsOf = (db: TestDatabase) =>
 describe('boxoffice import (catalog)', () => {
   let json: TestDatabase;
   let sql: TestDatabase;
+  let gz: TestDatabase;
   beforeAll(async () => {
-    [json, sql] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+    [json, sql, gz] = await Promise.all([createTestDatabase(), createTestDatabase(), createTestDatabase()]);
   });
   afterAll(async () => {
-    await Promise.all([json?.drop(), sql?.drop()]);
+    await Promise.all([json?.drop(), sql?.drop(), gz?.drop()]);
   });
 
   it('loads events.json and events_archive.json unchanged', async () => {
-    expect(await catalogModule.import!(seedContext(json), join(FIXTURES, 'release-json'))).toBe(12);
+    expect(await catalogModule.import!(seedContext(json), join(FIXTURES, 'release-json'))).toEqual([
+      report('events.json', 6, 6),
+      report('events_archive.json', 6, 6),
+    ]);
     const rows = await rowsOf(json);
     expect(rows.map((row) => row.id)).toEqual([
       1, 2, 3, 4, 5, 6, 100_000, 100_001, 100_002, 100_003, 100_004, 100_005,
@@ -63,7 +87,10 @@ describe('boxoffice import (catalog)', () => {
   });
 
   it('loads events.sql and events_archive.sql into exactly the same rows', async () => {
-    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-sql'))).toBe(12);
+    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-sql'))).toEqual([
+      report('events.sql', 6, 6),
+      report('events_archive.sql', 6, 6),
+    ]);
     expect(await rowsOf(sql)).toEqual(await rowsOf(json));
   });
 
@@ -75,13 +102,82 @@ describe('boxoffice import (catalog)', () => {
   });
 
   it('skips rows that are there already when run again', async () => {
-    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-json'))).toBe(0);
-    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-sql'))).toBe(0);
+    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-json'))).toEqual([
+      report('events.json', 6, 0),
+      report('events_archive.json', 6, 0),
+    ]);
+    expect(await catalogModule.import!(seedContext(sql), join(FIXTURES, 'release-sql'))).toEqual([
+      report('events.sql', 6, 0),
+      report('events_archive.sql', 6, 0),
+    ]);
     expect(await rowsOf(sql)).toHaveLength(12);
   });
 
   it('loads nothing from a directory without catalog files', async () => {
-    expect(await catalogModule.import!(seedContext(sql), FIXTURES)).toBe(0);
+    expect(await catalogModule.import!(seedContext(sql), FIXTURES)).toEqual([]);
+  });
+
+  it('loads events.json.gz and events_archive.sql.gz into the same rows as the plain files', async () => {
+    const dir = await releaseDir({
+      'events.json.gz': gzipSync(await fixture('release-json', 'events.json')),
+      'events_archive.sql.gz': gzipSync(await fixture('release-sql', 'events_archive.sql')),
+    });
+    try {
+      expect(await catalogModule.import!(seedContext(gz), dir)).toEqual([
+        report('events.json.gz', 6, 6),
+        report('events_archive.sql.gz', 6, 6),
+      ]);
+      expect(await rowsOf(gz)).toEqual(await rowsOf(json));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads one file per data set: the plain file before its .gz, .json before .sql, and says so', async () => {
+    const dir = await releaseDir({
+      'events.sql.gz': gzipSync(await fixture('release-sql', 'events.sql')),
+      'events.sql': await fixture('release-sql', 'events.sql'),
+      // Would fail to read: proves it is left alone.
+      'events_archive.json.gz': Buffer.from('not gzip'),
+      'events_archive.json': await fixture('release-json', 'events_archive.json'),
+      'events_archive.sql': 'not SQL either',
+    });
+    try {
+      expect(await catalogModule.import!(seedContext(gz), dir)).toEqual([
+        report('events.sql', 6, 0, ['events.sql.gz']),
+        report('events_archive.json', 6, 0, ['events_archive.json.gz', 'events_archive.sql']),
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a corrupt or truncated .gz, naming the file', async () => {
+    const whole = gzipSync(
+      Buffer.concat([await fixture('release-json', 'events.json'), Buffer.alloc(1 << 16, ' ')]),
+    );
+    const cases: [string, Buffer, RegExp][] = [
+      [
+        'events.json.gz',
+        Buffer.from('[{"id": 1}]'),
+        /^events\.json\.gz is not valid gzip data: incorrect header check/,
+      ],
+      ['events.json.gz', whole.subarray(0, whole.length - 12), /^events\.json\.gz is truncated/],
+      [
+        'events_archive.sql.gz',
+        Buffer.concat([whole.subarray(0, 20), Buffer.alloc(64, 0xab)]),
+        /^events_archive\.sql\.gz is not valid gzip data/,
+      ],
+    ];
+    for (const [name, content, message] of cases) {
+      const dir = await releaseDir({ [name]: content });
+      try {
+        await expect(catalogModule.import!(seedContext(gz), dir), name).rejects.toThrow(message);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    expect(await rowsOf(gz)).toHaveLength(12);
   });
 
   it('refuses a bad row or statement, naming it, and keeps the database as it was', async () => {
@@ -132,7 +228,7 @@ describe('boxoffice import (catalog)', () => {
       });
       expect(await run.exited, run.output()).toMatchObject({ code: 0 });
       expect(await rowsOf(cli)).toHaveLength(12);
-      expect(run.output()).toMatch(/catalog: imported/);
+      expect(run.output()).toContain('events.sql: 6 read, 6 inserted, 0 skipped\n');
     } finally {
       await cli.drop();
     }

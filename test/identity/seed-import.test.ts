@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateUser } from '../../src/identity/generated-users.ts';
@@ -16,6 +17,21 @@ const profile = (users: number, seed = 7) => ({
   currentEvents: 0,
   archiveEvents: 0,
 });
+
+/** What the import reports for a file of `read` rows. */
+const report = (file: string, read: number, inserted: number) => ({
+  file,
+  read,
+  inserted,
+  skipped: read - inserted,
+  skippedBy: read > inserted ? { 'already present': read - inserted } : {},
+  ignored: [],
+});
+
+const USERS_SQL = `CREATE TABLE users (user_id INT PRIMARY KEY, email TEXT, password_hash TEXT, password_plain TEXT, first_name TEXT, surname TEXT, birthday DATE, registered_at TIMESTAMP, is_active BOOLEAN, last_logged_in TIMESTAMP);
+INSERT INTO users (user_id, email, password_hash, password_plain, first_name, surname, birthday, registered_at, is_active, last_logged_in) VALUES
+(2, 'sultan_sultanov_2@show.go', '${sha256Hex('*IVSf?kh)xa')}', '*IVSf?kh)xa', 'Sultan', 'Sultanov', NULL, '2020-01-01 00:00:00', TRUE, NULL),
+(3, 'ayaulym_bazarbaeva_3@quick.pass', '${sha256Hex('LDb60_%]4')}', 'LDb60_%]4', 'Ayaulym', 'Bazarbaeva', '1999-09-09', '2020-01-02 00:00:00', TRUE, '2024-02-02 02:02:02');`;
 
 describe('users: seed and import', () => {
   let db: TestDatabase;
@@ -78,7 +94,7 @@ describe('users: seed and import', () => {
         `7,gülnara_omarov_7@live.now,${sha256Hex(tricky)},"a,""b"":c\\d",Gülnara,Omarov,,2022-01-01 00:00:00,false,`,
       ].join('\n'),
     );
-    expect(await identityModule.import!(context, dir)).toBe(2);
+    expect(await identityModule.import!(context, dir)).toEqual([report('users.csv', 2, 2)]);
     const rows =
       await db.sql`select id::int, email, password_hash, birthday, is_active from users order by id`;
     expect(rows.map((r) => [r.id, r.email, r.is_active, r.birthday])).toEqual([
@@ -88,21 +104,64 @@ describe('users: seed and import', () => {
     expect(await verifyPassword(tricky, rows[1]!.password_hash)).toBe(true);
     expect(JSON.stringify(rows)).not.toContain('/8eC$AD>');
     // Re-importing the same file adds nothing.
-    expect(await identityModule.import!(context, dir)).toBe(0);
+    expect(await identityModule.import!(context, dir)).toEqual([report('users.csv', 2, 0)]);
+
+    // The same file gzipped loads the same rows.
+    const all = () => db.sql`select * from users order by id`;
+    const plain = await all();
+    await db.sql`truncate users`;
+    const gz = mkdtempSync(join(tmpdir(), 'release-'));
+    writeFileSync(join(gz, 'users.csv.gz'), gzipSync(readFileSync(join(dir, 'users.csv'))));
+    expect(await identityModule.import!(context, gz)).toEqual([report('users.csv.gz', 2, 2)]);
+    expect(await all()).toEqual(plain);
   });
 
-  it('imports users.sql as released', async () => {
+  it('imports users.sql as released, and users.sql.gz into the same rows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'release-'));
-    writeFileSync(
-      join(dir, 'users.sql'),
-      `CREATE TABLE users (user_id INT PRIMARY KEY, email TEXT, password_hash TEXT, password_plain TEXT, first_name TEXT, surname TEXT, birthday DATE, registered_at TIMESTAMP, is_active BOOLEAN, last_logged_in TIMESTAMP);
-INSERT INTO users (user_id, email, password_hash, password_plain, first_name, surname, birthday, registered_at, is_active, last_logged_in) VALUES
-(2, 'sultan_sultanov_2@show.go', '${sha256Hex('*IVSf?kh)xa')}', '*IVSf?kh)xa', 'Sultan', 'Sultanov', NULL, '2020-01-01 00:00:00', TRUE, NULL),
-(3, 'ayaulym_bazarbaeva_3@quick.pass', '${sha256Hex('LDb60_%]4')}', 'LDb60_%]4', 'Ayaulym', 'Bazarbaeva', '1999-09-09', '2020-01-02 00:00:00', TRUE, '2024-02-02 02:02:02');`,
-    );
-    expect(await identityModule.import!(context, dir)).toBe(2);
+    writeFileSync(join(dir, 'users.sql'), USERS_SQL);
+    expect(await identityModule.import!(context, dir)).toEqual([report('users.sql', 2, 2)]);
     const [row] = await db.sql`select password_hash from users where id = 3`;
     expect(await verifyPassword('LDb60_%]4', row!.password_hash)).toBe(true);
+
+    const all = () => db.sql`select * from users order by id`;
+    const plain = await all();
+    await db.sql`truncate users`;
+    const gz = mkdtempSync(join(tmpdir(), 'release-'));
+    writeFileSync(join(gz, 'users.sql.gz'), gzipSync(USERS_SQL));
+    expect(await identityModule.import!(context, gz)).toEqual([report('users.sql.gz', 2, 2)]);
+    expect(await all()).toEqual(plain);
+  });
+
+  it('counts rows of INSERTs into other tables as skipped, with the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'release-'));
+    writeFileSync(join(dir, 'users.sql'), `${USERS_SQL}\nINSERT INTO audit (id) VALUES (1), (2);`);
+    expect(await identityModule.import!(context, dir)).toEqual([
+      {
+        file: 'users.sql',
+        read: 4,
+        inserted: 2,
+        skipped: 2,
+        skippedBy: { 'INSERT into audit': 2 },
+        ignored: [],
+      },
+    ]);
+  });
+
+  it('refuses a corrupt users.csv.gz, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'release-'));
+    const header =
+      'user_id,email,password_hash,password_plain,first_name,surname,birthday,registered_at,is_active,last_logged_in';
+    const rows = Array.from(
+      { length: 3000 },
+      (_, i) => `${i + 1},user_${i + 1}@x.y,${sha256Hex(String(i))},${i},A,B,,2020-01-01 00:00:00,true,`,
+    );
+    const whole = gzipSync([header, ...rows].join('\n'));
+    writeFileSync(join(dir, 'users.csv.gz'), whole.subarray(0, whole.length >> 1));
+    await expect(identityModule.import!(context, dir)).rejects.toThrow(/^users\.csv\.gz is truncated/);
+    writeFileSync(join(dir, 'users.csv.gz'), 'user_id,email\n');
+    await expect(identityModule.import!(context, dir)).rejects.toThrow(
+      /^users\.csv\.gz is not valid gzip data: incorrect header check/,
+    );
   });
 
   it('refuses a malformed row with a message naming it', async () => {
@@ -117,6 +176,6 @@ INSERT INTO users (user_id, email, password_hash, password_plain, first_name, su
   });
 
   it('finds nothing to import in a folder without release files', async () => {
-    expect(await identityModule.import!(context, mkdtempSync(join(tmpdir(), 'empty-')))).toBe(0);
+    expect(await identityModule.import!(context, mkdtempSync(join(tmpdir(), 'empty-')))).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ async function rows(sql: string) {
   const file = join(mkdtempSync(join(tmpdir(), 'sql-inserts-')), 'dump.sql');
   writeFileSync(file, sql);
   const out = [];
-  for await (const row of readSqlInserts(file)) out.push(row);
+  for await (const row of readSqlInserts(createReadStream(file))) out.push(row);
   return out;
 }
 

@@ -1,6 +1,11 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import {
+  type FoundReleaseFile,
+  findReleaseFile,
+  type ReleaseFile,
+  readReleaseChunks,
+} from '../../platform/import/release-file.ts';
+import { type ImportFileReport, ImportTally } from '../../platform/import/report.ts';
 import type { SeedContext } from '../../platform/seeding.ts';
 import { EventLoader, withBulkLoad } from '../bulk-load.ts';
 import type { EventRow } from '../types.ts';
@@ -8,68 +13,62 @@ import { JsonElementStream } from './json-stream.ts';
 import { RELEASE_COLUMNS, toEventRow } from './rows.ts';
 import { type InsertRows, SqlStatementStream } from './sql-inserts.ts';
 
-/** The release files the catalog loads, each as .json or .sql (json wins when both are there). */
-const RELEASE_FILES = ['events', 'events_archive'] as const;
+/** The release's data sets the catalog loads, each from .json or .sql, plain or .gz (json first). */
+const RELEASE_TABLES = ['events', 'events_archive'] as const;
 /** Rows per loader batch. */
 const BATCH = 5_000;
 /** Bytes a release row takes, roughly: to decide whether the load is big enough to rebuild the index. */
 const BYTES_PER_ROW = 300;
-
-interface ReleaseFile {
-  path: string;
-  name: string;
-  format: 'json' | 'sql';
-  table: string;
-  bytes: number;
-}
+/** How much a .gz of the release shrinks: a cautious guess, only to size the load (index rebuild or not). */
+const GZIP_RATIO = 4;
 
 /**
- * `boxoffice import DIR` for the catalog: `events.json|sql` and `events_archive.json|sql`, streamed
- * unchanged into the events table. Rows whose id is there already are skipped, so a re-run is safe.
- * Like the seed, the import bypasses the outbox; the table trigger still invalidates cached searches.
+ * `boxoffice import DIR` for the catalog: `events` and `events_archive`, each from one `.json` or `.sql`
+ * file (or its `.gz`), streamed unchanged into the events table. Rows whose id is there already are
+ * skipped, so a re-run is safe. Like the seed, the import bypasses the outbox; the table trigger still
+ * invalidates cached searches.
  */
-export async function importCatalog(context: SeedContext, dir: string): Promise<number> {
+export async function importCatalog(context: SeedContext, dir: string): Promise<ImportFileReport[]> {
   const { db, logger } = context;
-  const files: ReleaseFile[] = [];
-  for (const table of RELEASE_FILES) {
-    for (const format of ['json', 'sql'] as const) {
-      const path = join(dir, `${table}.${format}`);
-      if (!existsSync(path)) continue;
-      if (files.some((file) => file.table === table)) {
-        logger.warn({ file: path }, 'catalog: both .json and .sql given; importing the .json only');
-        continue;
-      }
-      files.push({ path, name: `${table}.${format}`, format, table, bytes: statSync(path).size });
-    }
-  }
-  if (files.length === 0) return 0;
+  const found = RELEASE_TABLES.flatMap((table) => {
+    const file = findReleaseFile(dir, table, ['json', 'sql'], logger);
+    return file ? [{ ...file, table }] : [];
+  });
+  if (found.length === 0) return [];
 
-  const expectedRows = files.reduce((sum, file) => sum + file.bytes, 0) / BYTES_PER_ROW;
+  const expectedRows =
+    found.reduce((sum, { file }) => sum + file.bytes * (file.gzip ? GZIP_RATIO : 1), 0) / BYTES_PER_ROW;
   return withBulkLoad(db, logger, expectedRows, async () => {
     const loader = new EventLoader({ db, logger, parallel: 2 });
-    for (const file of files) {
-      const before = loader.inserted;
-      const progress = context.progress(`import ${file.name} (bytes)`, file.bytes);
-      const rows = await readReleaseFile(file, progress.tick.bind(progress), async (batch) => {
-        await loader.write(batch, 'merge');
-      });
-      await loader.finish();
-      progress.done();
-      logger.info(
-        { file: file.path, rows, inserted: loader.inserted - before },
-        'catalog: imported (rows already there are skipped)',
-      );
-    }
-    return loader.finish();
+    const reports: ImportFileReport[] = [];
+    for (const entry of found) reports.push(await importFile(context, loader, entry));
+    return reports;
   });
 }
 
+async function importFile(
+  context: SeedContext,
+  loader: EventLoader,
+  { file, ignored, table }: FoundReleaseFile & { table: string },
+): Promise<ImportFileReport> {
+  const tally = new ImportTally();
+  const before = loader.inserted;
+  const progress = context.progress(`${file.name} (bytes)`, file.bytes);
+  tally.read = await readReleaseFile({ ...file, table }, progress.tick.bind(progress), async (batch) => {
+    await loader.write(batch, 'merge');
+  });
+  await loader.finish();
+  progress.done();
+  tally.inserted = loader.inserted - before;
+  return tally.report({ file, ignored });
+}
+
 /**
- * Streams one release file, validating every row, and hands it on in batches. Returns the number of
- * rows read. Throws on the first malformed statement, element or row, naming it.
+ * Streams one release file (decompressing a .gz), validating every row, and hands it on in batches.
+ * Returns the number of rows read. Throws on the first malformed statement, element or row, naming it.
  */
 export async function readReleaseFile(
-  file: Pick<ReleaseFile, 'path' | 'format' | 'table'>,
+  file: ReleaseFile & { table: string },
   onBytes: (bytes: number) => void,
   onBatch: (rows: EventRow[]) => Promise<void>,
 ): Promise<number> {
@@ -115,12 +114,10 @@ export async function readReleaseFile(
     }
   };
 
-  const stream = createReadStream(file.path, { highWaterMark: 1 << 20 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of readReleaseChunks(file, onBytes)) {
     const text = decoder.write(chunk);
     if (json) await fromJson(json.push(text));
     else await fromSql(sql!.push(text));
-    onBytes(chunk.length);
   }
   const tail = decoder.end();
   if (json) {

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 
 export type SqlValue = string | number | boolean | null;
 
@@ -9,15 +9,17 @@ export interface InsertedRow {
 }
 
 /**
- * Streams the rows of the `INSERT INTO t (cols) VALUES (...), (...);` statements of a SQL dump,
- * without loading the file or executing it. Other statements (CREATE TABLE, SET…) are skipped.
- * Understands single-quoted strings with '' escapes, NULL, TRUE/FALSE and numbers.
+ * Streams the rows of the `INSERT INTO t (cols) VALUES (...), (...);` statements of a SQL dump
+ * arriving as UTF-8 `chunks` (e.g. `readReleaseChunks`), without holding the file or executing it.
+ * Other statements (CREATE TABLE, SET…) are skipped. Understands single-quoted strings with ''
+ * escapes, NULL, TRUE/FALSE and numbers.
  */
-export async function* readSqlInserts(path: string): AsyncGenerator<InsertedRow> {
+export async function* readSqlInserts(chunks: AsyncIterable<Buffer>): AsyncGenerator<InsertedRow> {
   const parser = new InsertParser();
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
-    yield* parser.feed(chunk as string);
-  }
+  // A chunk may end inside a multi-byte character: the decoder keeps it for the next one.
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of chunks) yield* parser.feed(decoder.write(chunk));
+  yield* parser.feed(decoder.end());
   parser.end();
 }
 
