@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'f
 import { MemoryCache } from '../platform/cache/index.ts';
 import type { Platform } from '../platform/context.ts';
 import { AppError } from '../platform/http/errors.ts';
+import { textProblem } from '../platform/storable-text.ts';
 import { hashPassword, isLegacy, verifyPassword } from './passwords.ts';
 import { findUserByEmail, upgradePasswordHash } from './store.ts';
 
@@ -21,12 +22,24 @@ declare module 'fastify' {
 const CHALLENGE = 'Basic realm="boxoffice", charset="UTF-8"';
 const MAX_CREDENTIALS_LENGTH = 1024;
 
-/** `Basic base64(email:password)`; the password may itself contain ':' (split on the first). */
+// Fatal: bytes that are not UTF-8 are malformed credentials, not a U+FFFD to look up.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * `Basic base64(email:password)`; the password may itself contain ':' (split on the first). Credentials that
+ * are not UTF-8 text PostgreSQL can store (a NUL: storable-text.ts) are malformed: undefined, a 401.
+ */
 export function parseBasicAuthorization(
   header: string | undefined,
 ): { email: string; password: string } | undefined {
   if (!header || header.length > MAX_CREDENTIALS_LENGTH * 2 || !/^basic /i.test(header)) return undefined;
-  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  let decoded: string;
+  try {
+    decoded = utf8.decode(Buffer.from(header.slice(6).trim(), 'base64'));
+  } catch {
+    return undefined;
+  }
+  if (textProblem(decoded)) return undefined;
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
   return { email: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
@@ -70,7 +83,10 @@ function createBasicAuth(platform: Platform): preHandlerAsyncHookHandler {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     const credentials = parseBasicAuthorization(request.headers.authorization);
     if (!credentials) {
-      return refuse(reply, 'UNAUTHENTICATED', 'HTTP Basic credentials (email:password) are required');
+      const message = request.headers.authorization
+        ? 'The Authorization header must be Basic base64(email:password) of UTF-8 text without NUL characters'
+        : 'HTTP Basic credentials (email:password) are required';
+      return refuse(reply, 'UNAUTHENTICATED', message);
     }
     const email = credentials.email.toLowerCase();
     const key = createHmac('sha256', secret)

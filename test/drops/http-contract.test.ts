@@ -185,6 +185,8 @@ for (const variant of variants) {
             `user_id=99999999999999999999&id=${item}`,
             `user_id=1&user_id=2&id=${item}`,
             `user_id=%zz&id=${item}`,
+            `user_id=1%00&id=${item}`,
+            `user_id=%00&id=${item}`,
             '',
           ];
           const badItem = [
@@ -197,6 +199,7 @@ for (const variant of variants) {
             'user_id=1&id=99999999999999999999999',
             `user_id=1&id=${item}&item_id=${item + 1}`,
             `user_id=1&id=${item}&id=${item}`,
+            `user_id=1&id=${item}%00`,
           ];
           for (const query of badUser) {
             expectFailure(await checkout(query), 400, 'DROPS_BAD_USER_ID', /user_id must be/);
@@ -219,6 +222,7 @@ for (const variant of variants) {
             `code=${code.replace(/-/g, '')}`,
             `code=${code.slice(0, 35)}g`,
             `code=${code}&code=${code}`,
+            `code=${code.slice(0, 35)}%00`,
           ]) {
             const answer = await client.post(`${base()}/purchase?${query}`);
             expectFailure(answer, 400, 'DROPS_BAD_CODE', /code must be/);

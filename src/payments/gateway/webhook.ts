@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../platform/http/errors.ts';
+import { findUnstorableText } from '../../platform/storable-text.ts';
 import { isPaymentStatus, type PaymentStatus } from './types.ts';
 
 /**
@@ -84,6 +85,9 @@ export function parseWebhook(rawBody: string | Uint8Array): PaymentWebhook {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new WebhookPayloadError('the webhook body is not a JSON object');
+  // Kept as bytes for the signature, this body is not seen by the platform's text guard.
+  const unstorable = findUnstorableText(body, 'body');
+  if (unstorable) throw new WebhookPayloadError(unstorable);
   const b = body as Record<string, unknown>;
   if (typeof b.paymentId !== 'string' || b.paymentId === '')
     throw new WebhookPayloadError('paymentId must be a non-empty string');

@@ -10,6 +10,7 @@ import { type HealthCheck, registerHealth } from './health.ts';
 import { registerMetrics } from './metrics.ts';
 import { requestId } from './request-id.ts';
 import { SECURITY_HEADERS } from './security-headers.ts';
+import { textGuard } from './text-guard.ts';
 import type { HttpApp } from './types.ts';
 
 export interface HttpAppOptions {
@@ -53,6 +54,8 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+  // Every module's routes, present and future: no text PostgreSQL cannot store reaches a handler.
+  app.addHook('preHandler', textGuard);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 
