@@ -4,7 +4,7 @@ import { Compile } from 'typebox/compile';
 import { AppError } from '../platform/http/errors.ts';
 import { errorResponse, positiveId } from '../platform/http/schemas.ts';
 import type { HttpApp } from '../platform/http/types.ts';
-import type { BookingService } from './service.ts';
+import { type BookingService, RECENT_OTHER_BOOKINGS } from './service.ts';
 
 const authErrors = {
   401: errorResponse('No or wrong HTTP Basic credentials'),
@@ -15,6 +15,8 @@ const busy = {
   503: errorResponse('Lock wait timed out under contention (BOOKING_BUSY), or shutting down: retry'),
 };
 const empty = (description: string) => ({ description, type: 'null' as const });
+/** `GET /api/bookings?page=…` without `pageSize`. */
+const PAGE_SIZE_DEFAULT = 100;
 
 const SeatItem = Type.Object({
   id: Type.Integer(),
@@ -136,9 +138,12 @@ export async function bookingRoutes(
       schema: {
         tags: ['Bookings'],
         summary: "The caller's bookings, newest first, with the seats each holds now",
+        description: `Without paging parameters: every booking that holds seats, is pending payment or is paid, plus the newest ${RECENT_OTHER_BOOKINGS} others (empty, cancelled, refunded; older empty bookings are left out). With \`page\` or \`pageSize\`: a page of all the caller's bookings.`,
         querystring: Type.Object({
-          page: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 1 }),
-          pageSize: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+          page: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'Default 1' })),
+          pageSize: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 1000, description: `Default ${PAGE_SIZE_DEFAULT}` }),
+          ),
         }),
         response: {
           200: Type.Array(
@@ -153,7 +158,14 @@ export async function bookingRoutes(
         },
       },
     },
-    async (request) => service.listBookings(request.user!, request.query.page, request.query.pageSize),
+    async (request) => {
+      const { page, pageSize } = request.query;
+      const paged = page !== undefined || pageSize !== undefined;
+      return service.listBookings(
+        request.user!,
+        paged ? { page: page ?? 1, pageSize: pageSize ?? PAGE_SIZE_DEFAULT } : undefined,
+      );
+    },
   );
 
   app.patch(

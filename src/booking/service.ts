@@ -101,6 +101,12 @@ interface Owner {
 const MAX_OWNERS = 200_000;
 
 /**
+ * `GET /api/bookings` without paging: besides every booking with seats or a payment, this many of the newest
+ * others (a booking just created and still empty, a recent cancel); older empty ones are left out.
+ */
+export const RECENT_OTHER_BOOKINGS = 100;
+
+/**
  * The booking use cases (docs/booking.md). Rules: a hold lasts `holdMs` and an expired hold is a free seat at
  * once, for everyone; a user holds or owns at most `maxSeatsPerUser` seats of an event; only the owner of a
  * booking may add to it, release its seats or cancel it; seats are added only to a `created` booking; a
@@ -175,8 +181,17 @@ export class BookingService {
     return { id };
   }
 
-  async listBookings(user: AuthenticatedUser, page: number, pageSize: number): Promise<BookingView[]> {
-    const rows = await store.listUserBookings(this.#db, user.id, pageSize, (page - 1) * pageSize);
+  /**
+   * `GET /api/bookings`: a page of all the user's bookings, or without paging every booking that holds seats,
+   * is pending payment or is paid, plus the newest others (`RECENT_OTHER_BOOKINGS`).
+   */
+  async listBookings(
+    user: AuthenticatedUser,
+    paging?: { page: number; pageSize: number },
+  ): Promise<BookingView[]> {
+    const rows = paging
+      ? await store.listUserBookings(this.#db, user.id, paging.pageSize, (paging.page - 1) * paging.pageSize)
+      : await store.listCurrentUserBookings(this.#db, user.id, RECENT_OTHER_BOOKINGS);
     return rows.map((r) => ({
       id: Number(r.id),
       event_id: Number(r.event_id),

@@ -94,7 +94,35 @@ export interface UserBookingRow {
   seats: string[];
 }
 
-/** A user's bookings, newest first, each with the seats it holds now (expired holds left out). */
+/**
+ * The bookings that matter to a user, newest first, each with the seats it holds now: every booking with a
+ * live seat (a hold, a pending payment, a sale), every booking pending payment or paid (even if its holds ran
+ * out), and the newest `recent` of the others (empty, cancelled, refunded). Each part is read from its own
+ * index, so the user's other bookings (unbounded: a client may create one per attempt) are never walked.
+ */
+export async function listCurrentUserBookings(
+  db: Queryable,
+  userId: number,
+  recent: number,
+): Promise<UserBookingRow[]> {
+  return db<UserBookingRow[]>`
+    with wanted as (
+      select booking_id as id from booking_seats
+      where user_id = ${userId} and (held_until is null or held_until > now())
+      union
+      select id from bookings where user_id = ${userId} and status in ('pending_payment', 'paid')
+      union
+      (select id from bookings where user_id = ${userId} order by id desc limit ${recent})
+    )
+    select b.id, b.event_id,
+           array(select h.seat_id from booking_seats h
+                 where h.booking_id = b.id and (h.held_until is null or h.held_until > now())
+                 order by h.seat_id) as seats
+    from wanted w join bookings b on b.id = w.id
+    order by b.id desc`;
+}
+
+/** A page of a user's bookings, newest first, each with the seats it holds now (expired holds left out). */
 export async function listUserBookings(
   db: Queryable,
   userId: number,
