@@ -1,10 +1,9 @@
-import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../src/platform/db/embedded.ts';
+import { removeEmbeddedData, startEmbeddedPostgres } from '../src/platform/db/embedded.ts';
 import { migrateDatabase } from '../src/platform/migrations.ts';
 
 declare module 'vitest' {
@@ -38,7 +37,7 @@ export default async function setup(project: TestProject) {
     adminUrl = server.adminUrl;
     stopEmbedded = async () => {
       await server.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await removeEmbeddedData(dataDir); // also its cluster, if it had to live outside a private TMPDIR
     };
   }
 

