@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { Pool } from 'undici';
 import type { EventAnalytics } from '../src/booking/service.ts';
+import { loadConfig } from '../src/config.ts';
 import { seededUserCredentials } from '../src/identity/index.ts';
 import {
   GatewayClient,
@@ -17,7 +18,6 @@ import {
   verifyWebhookSignature,
   WEBHOOK_HEADERS,
 } from '../src/payments/gateway/index.ts';
-import { loadConfig } from '../src/config.ts';
 import { machineTimes, processTimes, TICKS_PER_SECOND } from './lib/cpu.ts';
 import { Histogram } from './lib/histogram.ts';
 import { freePort } from './lib/server.ts';

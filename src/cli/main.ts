@@ -3,11 +3,15 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { modules } from '../modules.ts';
 import { createLogger } from '../platform/logger.ts';
 import { type Role, runRole } from '../platform/runtime.ts';
+import { AUDIT_HELP, runAuditCommand } from './audit.ts';
 import { IMPORT_HELP, runImportCommand } from './import.ts';
 import { runJobsCommand } from './jobs.ts';
+import { KEYS_HELP, runKeysCommand } from './keys.ts';
 import { runMigrateCommand } from './migrate.ts';
 import { runSeedCommand, SEED_HELP, UsageError } from './seed.ts';
+import { runServiceAccountsCommand, SERVICE_ACCOUNTS_HELP } from './service-accounts.ts';
 import { runSimCommand, SIM_HELP } from './sim.ts';
+import { runStaffCommand, STAFF_HELP } from './staff.ts';
 
 const HELP = `boxoffice: high-load ticketing platform
 
@@ -25,6 +29,14 @@ Commands:
   import    Load the public data release files from a directory.
   jobs      Inspect the job queue's dead letters: \`jobs dead-letters [--task T]\`,
             \`jobs retry <id>\`.
+  audit     Check the audit log's hash chain and signed checkpoints: \`audit verify [--json]\`,
+            \`audit checkpoint\` (signs the current head now).
+  staff     Staff of the admin panel: \`staff create --email E --role admin --json\`,
+            \`staff list\`, \`staff disable <email>\`, \`staff reset-password <email>\`.
+  service-accounts  Machine clients of the API: \`service-accounts create --name N --role ADMIN
+            --json\` (the first ADMIN), \`list\`, \`rotate-secret <id>\`, \`disable|enable <id>\`.
+  keys      Token signing keys: \`keys list\`, \`keys rotate [--immediate]\` (incidents; it
+            also rotates by itself every IDENTITY_KEY_ROTATION_HOURS).
   sim       Run a simulator of an external peer: \`sim gateway [--port N]\` is the payment
             gateway (API, card form, webhooks, failure modes).
   help      This text. \`boxoffice <command> --help\` explains one command.
@@ -44,6 +56,10 @@ const COMMAND_HELP: Record<string, string> = {
   seed: SEED_HELP,
   import: IMPORT_HELP,
   sim: SIM_HELP,
+  'service-accounts': SERVICE_ACCOUNTS_HELP,
+  audit: AUDIT_HELP,
+  staff: STAFF_HELP,
+  keys: KEYS_HELP,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -66,6 +82,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'seed') return runSeedCommand(config, logger, modules, rest);
   if (command === 'import') return runImportCommand(config, logger, modules, rest);
   if (command === 'sim') return runSimCommand(config, logger, rest);
+  if (command === 'service-accounts') return runServiceAccountsCommand(config, rest);
+  if (command === 'audit') return runAuditCommand(config, logger, rest);
+  if (command === 'staff') return runStaffCommand(config, rest);
+  if (command === 'keys') return runKeysCommand(config, rest);
   if (command === 'jobs')
     return runJobsCommand(
       config,

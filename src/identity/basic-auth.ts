@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { recordFailedSignIn } from '../platform/audit/index.ts';
 import { MemoryCache } from '../platform/cache/index.ts';
 import type { Platform } from '../platform/context.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -115,6 +116,13 @@ function createBasicAuth(platform: Platform): preHandlerAsyncHookHandler {
     const valid = user !== undefined && (await verifyPassword(credentials.password, user.passwordHash));
     if (!user || !valid) {
       await Promise.all([cache.increment(accountKey, 1, windowMs), cache.increment(addressKey, 1, windowMs)]);
+      // A security event for the audit log, counted in memory and written once a minute per account.
+      recordFailedSignIn(platform, {
+        kind: 'basic',
+        subject: email,
+        address: request.ip,
+        reason: user ? 'wrong password' : 'unknown email',
+      });
       return refuse(reply, 'INVALID_CREDENTIALS', 'Wrong email or password');
     }
     if (!user.isActive) return refuse(reply, 'ACCOUNT_INACTIVE', 'This account is inactive');

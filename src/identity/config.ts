@@ -122,6 +122,12 @@ export const identityConfig = defineConfigSection({
       false,
       'Mark the admin panel session cookie `Secure` (set true behind HTTPS; then its name gets the `__Host-` prefix).',
     ),
+    STAFF_TRUSTED_ORIGINS: Type.String({
+      default: '',
+      pattern: '^(\\s*https?://[^,\\s/]+\\s*(,|$))*$',
+      description:
+        'Other origins (comma-separated, e.g. `https://admin.example.com`) whose pages may send mutating admin requests with the session cookie; the origin of the API itself always may.',
+    }),
     STAFF_DEMO_ADMIN_EMAIL: Type.String({
       minLength: 3,
       default: 'admin@boxoffice.local',

@@ -1,9 +1,14 @@
+import { auditRoutes } from '../platform/audit/routes.ts';
+import { auditCron, auditStarter, auditTasks } from '../platform/audit/wiring.ts';
 import type { BoxofficeModule } from '../platform/context.ts';
 import type { Sql } from '../platform/db/client.ts';
 import { importUsers } from './import-users.ts';
 import { hashPassword } from './passwords.ts';
 import { seedUsers } from './seed-users.ts';
+import { serviceAccountsPart } from './service-accounts/index.ts';
+import { staffPart } from './staff/index.ts';
 import { countUsers, insertUser } from './store.ts';
+import { tokensPart } from './tokens/index.ts';
 
 export { type AuthenticatedUser, basicAuth, parseBasicAuthorization } from './basic-auth.ts';
 export { seededUserCredentials } from './generated-users.ts';
@@ -12,10 +17,15 @@ export { seededUserCredentials } from './generated-users.ts';
  * The parts of identity, each in its own folder; the module below runs them all. A part adds one
  * line to each list it needs.
  */
-const routeGroups: NonNullable<BoxofficeModule['routes']>[] = [];
-const taskGroups: NonNullable<BoxofficeModule['tasks']>[] = [];
-const cronSchedules: NonNullable<BoxofficeModule['cron']> = [];
-const starters: NonNullable<BoxofficeModule['start']>[] = [];
+const routeGroups: NonNullable<BoxofficeModule['routes']>[] = [
+  auditRoutes,
+  staffPart.routes,
+  serviceAccountsPart,
+  tokensPart.routes,
+];
+const taskGroups: NonNullable<BoxofficeModule['tasks']>[] = [auditTasks, staffPart.tasks, tokensPart.tasks];
+const cronSchedules: NonNullable<BoxofficeModule['cron']> = [auditCron, staffPart.cron, tokensPart.cron];
+const starters: NonNullable<BoxofficeModule['start']>[] = [auditStarter, staffPart.start, tokensPart.start];
 
 /**
  * Identity: the buyers who sign in with HTTP Basic, service accounts (OAuth2 client credentials,
@@ -29,7 +39,7 @@ export const identityModule: BoxofficeModule = {
   tasks: (platform) => Object.assign({}, ...taskGroups.map((tasks) => tasks(platform))),
   cron: cronSchedules,
   start: async (platform) => {
-    const started = [];
+    const started: { stop(): Promise<void> }[] = [];
     for (const start of starters) started.push(await start(platform));
     return {
       async stop() {

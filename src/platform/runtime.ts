@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { createCache } from './cache/index.ts';
 import type { Config } from '../config.ts';
+import { createCache } from './cache/index.ts';
 import type { BoxofficeModule, Platform } from './context.ts';
 import { assertReachable, createDb, redactUrl } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, createUser, identityModule, seededUserCredentials } from '../../src/identity/index.ts';
+import { failedSignIns } from '../../src/platform/audit/index.ts';
 import type { BoxofficeModule } from '../../src/platform/context.ts';
 import { type Running, runRole } from '../../src/platform/runtime.ts';
 import { testConfig } from '../helpers/config.ts';
@@ -178,5 +179,17 @@ describe('HTTP Basic sign-in', () => {
     } finally {
       await fresh.stop();
     }
+  });
+
+  it('reports failed sign-ins to the audit log, one entry per account and minute', async () => {
+    for (const password of ['guess-1', 'guess-2']) {
+      expect((await whoamiAs(basic('audited@example.com', password), '10.0.0.9')).statusCode).toBe(401);
+    }
+    await failedSignIns(running.platform).flush(running.platform);
+    const entries = await db.sql<{ action: string; resource: string; metadata: { count: number } }[]>`
+      select action, resource, metadata from audit_log where action = 'basic.sign_in_failed'`;
+    const entry = entries.find((row) => row.resource.includes('audited@example.com'));
+    expect(entry, JSON.stringify(entries)).toBeDefined();
+    expect(entry!.metadata.count).toBe(2);
   });
 });

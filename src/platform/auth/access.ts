@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Platform } from '../context.ts';
 import { AppError } from '../http/errors.ts';
 import type { Permission } from './permissions.ts';
@@ -49,14 +49,20 @@ export function registerPrincipalGuard(platform: Platform, guard: PrincipalGuard
 export const BEARER_CHALLENGE = 'Bearer realm="boxoffice"';
 
 /**
+ * A route hook that authenticates and authorizes. Use it as the route's `preValidation`, so a caller
+ * without the right learns nothing from validation errors and is throttled before any work.
+ */
+export type AccessHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/**
  * The one way a route of any module requires a permission:
- * `{ preHandler: requirePermission(platform, 'files:write') }`. Sets `request.principal`.
+ * `{ preValidation: requirePermission(platform, 'files:write') }`. Sets `request.principal`.
  * No credentials or invalid ones: 401 with `WWW-Authenticate: Bearer`; valid without the
  * permission: 403.
  */
-export function requirePermission(platform: Platform, permission: Permission): preHandlerAsyncHookHandler {
+export function requirePermission(platform: Platform, permission: Permission): AccessHook {
   const registry = accessControl(platform);
-  return async function authorize(request: FastifyRequest, reply: FastifyReply) {
+  const authorize = async function authorize(request: FastifyRequest, reply: FastifyReply) {
     const principal = await authenticate(registry, request, reply);
     for (const guard of registry.guards) await guard(principal, request, reply);
     if (!principal.permissions.has(permission)) {
@@ -67,15 +73,55 @@ export function requirePermission(platform: Platform, permission: Permission): p
       );
     }
   };
+  return Object.assign(authorize, { [REQUIRED]: permission });
 }
 
 /** Like requirePermission, for routes any signed-in principal may call (e.g. GET /api/admin/me). */
-export function requirePrincipal(platform: Platform): preHandlerAsyncHookHandler {
+export function requirePrincipal(platform: Platform): AccessHook {
   const registry = accessControl(platform);
-  return async function authorizeAny(request: FastifyRequest, reply: FastifyReply) {
+  const authorizeAny = async function authorizeAny(request: FastifyRequest, reply: FastifyReply) {
     const principal = await authenticate(registry, request, reply);
     for (const guard of registry.guards) await guard(principal, request, reply);
   };
+  return Object.assign(authorizeAny, { [REQUIRED]: 'any' as const });
+}
+
+const REQUIRED = Symbol('boxoffice.requiredPermission');
+
+/** A protected route as registered: what its preHandler demands ('any' = any signed-in principal). */
+export interface ProtectedRoute {
+  method: string;
+  url: string;
+  requires: Permission | 'any';
+}
+
+/**
+ * What a route's hooks demand, if one of them came from requirePermission/requirePrincipal.
+ * The HTTP app records every such route (`protectedRoutes`), so the role matrix test covers each one
+ * without a list to keep by hand.
+ */
+export function requiredPermissionOf(...hooks: unknown[]): Permission | 'any' | undefined {
+  for (const handler of hooks.flat()) {
+    const requires = (handler as { [REQUIRED]?: Permission | 'any' } | undefined)?.[REQUIRED];
+    if (requires) return requires;
+  }
+  return undefined;
+}
+
+const routeLists = new WeakMap<Platform, ProtectedRoute[]>();
+
+export function recordProtectedRoute(platform: Platform, route: ProtectedRoute): void {
+  let routes = routeLists.get(platform);
+  if (!routes) {
+    routes = [];
+    routeLists.set(platform, routes);
+  }
+  routes.push(route);
+}
+
+/** Every route registered so far that requires a principal, in registration order. */
+export function protectedRoutes(platform: Platform): readonly ProtectedRoute[] {
+  return routeLists.get(platform) ?? [];
 }
 
 async function authenticate(registry: AccessControl, request: FastifyRequest, reply: FastifyReply) {

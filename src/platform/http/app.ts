@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import { recordProtectedRoute, requiredPermissionOf } from '../auth/access.ts';
 import type { BoxofficeModule, Platform } from '../context.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
@@ -54,6 +55,20 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+  // Protected routes are recorded as they register, so tests and docs can list who may call what.
+  // Their OpenAPI entries say how to authenticate and what permission they need.
+  app.addHook('onRoute', (route) => {
+    const requires = requiredPermissionOf(route.preValidation, route.preHandler);
+    if (!requires) return;
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') recordProtectedRoute(platform, { method, url: route.url, requires });
+    }
+    route.schema ??= {};
+    const schema = route.schema as { security?: unknown; description?: string };
+    schema.security ??= [{ bearerAuth: [] }, { staffSession: [] }];
+    const needs = requires === 'any' ? 'any signed-in principal' : `permission \`${requires}\``;
+    schema.description = `${schema.description ? `${schema.description}\n\n` : ''}Requires ${needs}.`;
+  });
   // Every module's routes, present and future: no text PostgreSQL cannot store reaches a handler.
   app.addHook('preHandler', textGuard);
   app.setErrorHandler(errorHandler);
@@ -72,7 +87,13 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
           'High-load ticketing platform: box office, flash-sale drops, notifications, files, identity.',
       },
       // Routes name these in `schema.security`; every name used must be declared here.
-      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
+      components: {
+        securitySchemes: {
+          basicAuth: { type: 'http', scheme: 'basic' },
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          staffSession: { type: 'apiKey', in: 'cookie', name: 'boxoffice_session' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
