@@ -1,8 +1,7 @@
-import type { FastifyReply, FastifySchemaCompiler, preValidationAsyncHookHandler } from 'fastify';
-import { type TSchema, Type } from 'typebox';
-import { Compile } from 'typebox/compile';
-import { AppError } from '../platform/http/errors.ts';
+import type { FastifyReply, preValidationAsyncHookHandler } from 'fastify';
+import { Type } from 'typebox';
 import { errorResponse, positiveId } from '../platform/http/schemas.ts';
+import { strictBody } from '../platform/http/strict-body.ts';
 import type { HttpApp } from '../platform/http/types.ts';
 import { type BookingService, RECENT_OTHER_BOOKINGS } from './service.ts';
 
@@ -46,21 +45,6 @@ const ZoneItem = Type.Object({
   free_seats: Type.Integer(),
   revenue: Type.String({ description: 'Sum of the prices of sold seats, a decimal string' }),
 });
-
-/**
- * JSON bodies are checked strictly (no type coercion: `"5"` or `true` is not an id), with a message naming
- * the field, in the platform's 400 `VALIDATION_FAILED` body. Query strings keep the app's coercing validator
- * (they are text by nature).
- */
-const strictBody: FastifySchemaCompiler<TSchema> = ({ schema }) => {
-  const validator = Compile(schema as TSchema);
-  return (data: unknown) => {
-    if (validator.Check(data)) return { value: data };
-    const [first] = validator.Errors(data);
-    const where = first?.instancePath ? `body${first.instancePath}` : 'body';
-    return { error: new AppError('VALIDATION_FAILED', 400, `${where} ${first?.message ?? 'is invalid'}`) };
-  };
-};
 
 /** 200 with no body: the spec defines none for these answers. */
 const emptyOk = (reply: FastifyReply) => reply.code(200).send();

@@ -1,12 +1,10 @@
-import type { FastifySchemaCompiler } from 'fastify';
-import { type TSchema, Type } from 'typebox';
-import { Compile } from 'typebox/compile';
+import { Type } from 'typebox';
 import { auditFromPrincipal } from '../../platform/audit/index.ts';
 import { requirePermission } from '../../platform/auth/access.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import type { Platform } from '../../platform/context.ts';
-import { AppError } from '../../platform/http/errors.ts';
 import { errorResponse } from '../../platform/http/schemas.ts';
+import { strictBody } from '../../platform/http/strict-body.ts';
 import type { HttpApp } from '../../platform/http/types.ts';
 import {
   changeServiceAccount,
@@ -72,17 +70,6 @@ const authErrors = {
 };
 const badInput = { 400: errorResponse('Malformed body or parameters: the message says which') };
 const notFound = { 404: errorResponse('No such service account (or it was deleted)') };
-
-/** JSON bodies checked strictly: no type coercion, no unknown fields, a message naming the field. */
-const strictBody: FastifySchemaCompiler<TSchema> = ({ schema }) => {
-  const validator = Compile(schema as TSchema);
-  return (data: unknown) => {
-    if (validator.Check(data)) return { value: data };
-    const [first] = validator.Errors(data);
-    const where = first?.instancePath ? `body${first.instancePath}` : 'body';
-    return { error: new AppError('VALIDATION_FAILED', 400, `${where} ${first?.message ?? 'is invalid'}`) };
-  };
-};
 
 function present(row: ServiceAccountRow) {
   return {

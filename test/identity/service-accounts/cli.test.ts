@@ -1,35 +1,14 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticateClient } from '../../../src/identity/service-accounts/index.ts';
 import type { Running } from '../../../src/platform/runtime.ts';
 import { testConfig } from '../../helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
-import { BIN, ROOT } from '../../helpers/process.ts';
+import { runCli } from '../../helpers/process.ts';
 import { as, requestToken, startApi } from './harness.ts';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real CLI as a child process, stdout and stderr apart (logs on, so a log line on stdout would show). */
-function boxoffice(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, 'service-accounts', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+/** The real CLI (logs on, so a log line on stdout would show). */
+const boxoffice = (args: string[], env: Record<string, string>) =>
+  runCli(['service-accounts', ...args], { LOG_LEVEL: 'debug', ...env });
 
 describe('boxoffice service-accounts (the CLI, beside a running platform)', () => {
   let db: TestDatabase;

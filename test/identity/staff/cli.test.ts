@@ -1,34 +1,12 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../../../src/platform/runtime.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
-import { BIN, ROOT } from '../../helpers/process.ts';
+import { runCli } from '../../helpers/process.ts';
 import { signIn, startApi, TestClock } from './harness.ts';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real CLI as a child process, stdout and stderr apart, optionally fed on stdin. */
-function boxoffice(args: string[], env: Record<string, string>, stdin?: string): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  child.stdin.end(stdin ?? '');
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+/** The real CLI, optionally fed on stdin (logs on, so a log line on stdout would show). */
+const boxoffice = (args: string[], env: Record<string, string>, stdin?: string) =>
+  runCli(args, { LOG_LEVEL: 'info', ...env }, stdin);
 
 describe('boxoffice staff (the CLI, beside a running platform)', () => {
   let db: TestDatabase;
