@@ -158,6 +158,22 @@ step "ok: the imported user signs in"
 call 200 'GET /api/bookings as the README user' -u "$AUTH" "$api/api/bookings" >/dev/null
 step "ok: the README user still signs in"
 
+step "the first service account from the CLI, beside the running platform"
+npx boxoffice service-accounts create --name first-run --role ADMIN --json >"$work/account.json" 2>"$work/account.log" ||
+  { cat "$work/account.log" >&2; fail "boxoffice service-accounts create"; }
+account="$(cat "$work/account.json")"
+expect_body 'service-accounts create prints one JSON object' "$account" '^\{"id":"[0-9]+","client_id":"sa_[^"]+","client_secret":"bxs_[^"]+","role":"ADMIN"\}$'
+client_id="$(node -p 'JSON.parse(process.argv[1]).client_id' "$account")"
+client_secret="$(node -p 'JSON.parse(process.argv[1]).client_secret' "$account")"
+body="$(call 200 'POST /api/auth/token (client credentials)' -u "$client_id:$client_secret" \
+  -d grant_type=client_credentials "$api/api/auth/token")"
+expect_body 'an access token' "$body" '"token_type":"Bearer"'
+token="$(node -p 'JSON.parse(process.argv[1]).access_token' "$body")"
+body="$(call 200 'GET /api/audit/verify with the token' -H "authorization: Bearer $token" "$api/api/audit/verify")"
+expect_body 'the audit log verifies and records the account' "$body" '"valid":true'
+call 401 'GET /api/audit without a token' "$api/api/audit" >/dev/null
+step "ok: 401 without a token"
+
 # npm passes a SIGTERM to its shell, not to node: signal the platform process itself (its pid is
 # in its log lines), as a supervisor would; npm then exits with the platform's code.
 node_pid="$(grep -m 1 -o '"pid":[0-9]*' "$log" | cut -d: -f2)"
