@@ -174,6 +174,16 @@ expect_body 'the audit log verifies and records the account' "$body" '"valid":tr
 call 401 'GET /api/audit without a token' "$api/api/audit" >/dev/null
 step "ok: 401 without a token"
 
+# The demo admin's password is printed once at the first start: a newcomer signs in with it.
+admin_email="$(grep -m 1 -o 'email:    [^ ]*' "$log" | awk '{print $2}')"
+admin_password="$(grep -m 1 -o 'password: [^ ]*' "$log" | awk '{print $2}')"
+[[ -n "$admin_email" && -n "$admin_password" ]] || fail "the first start printed no demo admin"
+body="$(call 200 'POST /api/admin/session as the demo admin' -c "$work/cookies" -H 'content-type: application/json' \
+  -d "{\"email\":\"$admin_email\",\"password\":\"$admin_password\"}" "$api/api/admin/session")"
+expect_body 'the demo admin signs in' "$body" '"role":"admin"'
+body="$(call 200 'GET /api/admin/me with the session cookie' -b "$work/cookies" "$api/api/admin/me")"
+expect_body 'the session cookie works' "$body" "\"email\":\"$admin_email\""
+
 # npm passes a SIGTERM to its shell, not to node: signal the platform process itself (its pid is
 # in its log lines), as a supervisor would; npm then exits with the platform's code.
 node_pid="$(grep -m 1 -o '"pid":[0-9]*' "$log" | cut -d: -f2)"
