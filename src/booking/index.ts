@@ -45,6 +45,7 @@ export {
   type VenueLayout,
   type ZoneLayout,
 } from './seating/layout.ts';
+export { type SeatLabel, seatLabels } from './seating/store.ts';
 export type { BookingPaymentsPort, BookingService } from './service.ts';
 export { sweepExpiredHolds } from './sweeper.ts';
 

@@ -235,3 +235,31 @@ export async function listSeats(db: Queryable, q: SeatListQuery): Promise<SeatLi
 export function literal(values: readonly number[]): string {
   return `{${values.join(',')}}`;
 }
+
+/** How a seat is printed on a ticket: its row, number, zone and venue (for the tickets module). */
+export interface SeatLabel {
+  seatId: number;
+  row: number;
+  number: number;
+  zone: string;
+  venue: string;
+}
+
+/** Labels of the seats that exist among `seatIds` (seats are static: any seat ever sold keeps its row). */
+export async function seatLabels(db: Queryable, seatIds: readonly number[]): Promise<SeatLabel[]> {
+  if (seatIds.length === 0) return [];
+  const rows = await db<{ id: string; row_no: number; seat_no: number; zone: string; venue: string }[]>`
+    select s.id, s.row_no, s.seat_no, z.name as zone, v.name as venue
+    from seats s
+    join venue_zones z on z.id = s.zone_id
+    join venues v on v.id = z.venue_id
+    where s.id = any(${literal(seatIds)}::int8[])
+    order by s.id`;
+  return rows.map((r) => ({
+    seatId: Number(r.id),
+    row: r.row_no,
+    number: r.seat_no,
+    zone: r.zone,
+    venue: r.venue,
+  }));
+}

@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   'notify:read', // notification status, contacts, analytics
   'notify:manage', // templates, schedules, bulk campaigns
   'sales:read', // dashboards over bookings, payments and drops
+  'tickets:scan', // gate scanners: verify e-tickets and mark them used
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -33,7 +34,7 @@ const reads: readonly Permission[] = ['files:read', 'notify:read', 'sales:read']
 export const SERVICE_ROLE_PERMISSIONS: Readonly<Record<ServiceRole, readonly Permission[]>> = {
   ADMIN: everything,
   // "read and write files, send notifications, read their status"
-  USER: ['files:read', 'files:write', 'notify:send', 'notify:read'],
+  USER: ['files:read', 'files:write', 'notify:send', 'notify:read', 'tickets:scan'],
   AUDITOR: ['audit:read'],
   // "read everything except secrets and the audit log"
   READONLY: reads,
