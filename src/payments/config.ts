@@ -100,5 +100,11 @@ export const paymentsConfig = defineConfigSection({
       description:
         'How long an open breaker fails payment calls fast (503) before it lets one trial call through.',
     }),
+    CIRCUIT_BREAKER_REDIS_PREFIX: Type.String({
+      minLength: 1,
+      default: 'boxoffice:breaker:',
+      description:
+        'Prefix of the circuit breaker keys in Redis (with REDIS_URL every process shares the breaker), so deployments can share one Redis.',
+    }),
   },
 });

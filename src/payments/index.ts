@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { preValidationAsyncHookHandler } from 'fastify';
 import { bookingServiceOf } from '../booking/index.ts';
@@ -75,12 +76,17 @@ function createService(platform: Platform, gateway: PaymentGateway, state: { ser
  */
 export const paymentsModule: BoxofficeModule = {
   name: 'payments',
+  memoryState: () => 'payment circuit breaker',
 
   async start(platform) {
     const logger = platform.logger.child({ module: 'payments' });
     const booking = bookingServiceOf(platform);
     if (!booking) throw new Error('payments: the booking module must start before payments');
-    const gateway = await openPaymentGateway(platform.config, logger);
+    // Under `--processes` the cluster primary runs the one simulator (its payments live in its memory).
+    const gateway = await openPaymentGateway(platform.config, logger, {
+      startSimulator: !cluster.isWorker,
+      redis: platform.redis,
+    });
     const state: Running = { gateway, server: undefined, service: undefined as never };
     state.service = createService(platform, gateway, state);
     booking.connectPayments(state.service.port);
@@ -129,9 +135,10 @@ export const paymentsModule: BoxofficeModule = {
 function workerService(platform: Platform): Promise<PaymentsService> {
   let service = workers.get(platform);
   if (!service) {
-    service = openPaymentGateway(platform.config, platform.logger, { startSimulator: false }).then(
-      (gateway) => createService(platform, gateway, {}),
-    );
+    service = openPaymentGateway(platform.config, platform.logger, {
+      startSimulator: false,
+      redis: platform.redis,
+    }).then((gateway) => createService(platform, gateway, {}));
     workers.set(platform, service);
   }
   return service;

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { AppError } from '../platform/http/errors.ts';
 import { errorResponse, positiveId } from '../platform/http/schemas.ts';
 import type { HttpApp } from '../platform/http/types.ts';
-import type { CircuitBreaker } from '../platform/resilience/circuit-breaker.ts';
+import type { Breaker } from '../platform/resilience/circuit-breaker.ts';
 import { CircuitBreakerStatusSchema, circuitBreakerStatusBody } from './gateway/index.ts';
 import { type PaymentsService, paymentView } from './service.ts';
 import { PAYMENT_STATES, type PaymentState, type publicStatus } from './states.ts';
@@ -68,7 +68,7 @@ function wantsJson(request: FastifyRequest): boolean {
 export async function paymentRoutes(
   app: HttpApp,
   service: PaymentsService,
-  breaker: CircuitBreaker,
+  breaker: Breaker,
   auth: preValidationAsyncHookHandler,
 ): Promise<void> {
   app.patch(
@@ -213,11 +213,11 @@ export async function paymentRoutes(
     {
       schema: {
         tags: ['Payments'],
-        summary: 'State of the payment gateway’s circuit breaker (this process)',
+        summary: 'State of the payment gateway’s circuit breaker (shared by every process with REDIS_URL)',
         response: { 200: CircuitBreakerStatusSchema },
       },
     },
-    async () => circuitBreakerStatusBody(breaker.snapshot()),
+    async () => circuitBreakerStatusBody(await breaker.status()),
   );
 
   // Webhooks are verified against the raw bytes, so their body is not parsed before the handler.

@@ -12,7 +12,7 @@ import type { AuthenticatedUser } from '../identity/index.ts';
 import type { Sql } from '../platform/db/client.ts';
 import { publish } from '../platform/outbox/index.ts';
 import {
-  type CircuitBreaker,
+  type Breaker,
   CircuitOpenError,
   isCircuitOpenError,
 } from '../platform/resilience/circuit-breaker.ts';
@@ -45,7 +45,7 @@ export interface PaymentSettings {
 export interface PaymentsServiceDeps {
   db: Sql;
   client: GatewayClient;
-  breaker: CircuitBreaker;
+  breaker: Breaker;
   logger: Logger;
   booking: () => BookingService | undefined;
   settings: PaymentSettings;
@@ -96,7 +96,7 @@ export class PaymentsService {
   readonly settings: PaymentSettings;
   readonly #db: Sql;
   readonly #client: GatewayClient;
-  readonly #breaker: CircuitBreaker;
+  readonly #breaker: Breaker;
   readonly #log: Logger;
   readonly #booking: () => BookingService | undefined;
   readonly #baseUrl: () => string;
@@ -132,7 +132,7 @@ export class PaymentsService {
     const live = await this.#live(bookingId);
     if (live) return this.#resume(live);
     if (booking.status === 'paid') throw PaymentErrors.alreadyPaid(bookingId, 'confirmed');
-    this.#failFastWhenOpen();
+    await this.#failFastWhenOpen();
     const expiresAt = new Date(Date.now() + this.settings.expiryMinutes * 60_000);
     const created = await this.#db.begin(async (tx) => {
       // Holds do not lapse under a buyer who is paying: they last as long as the payment can.
@@ -262,8 +262,8 @@ export class PaymentsService {
   }
 
   /** While the breaker is open a new payment is refused at once (503), without touching the booking. */
-  #failFastWhenOpen(): void {
-    const snapshot = this.#breaker.snapshot();
+  async #failFastWhenOpen(): Promise<void> {
+    const snapshot = await this.#breaker.status();
     if (snapshot.state !== 'Open') return;
     const retryAfterMs = snapshot.nextAttemptAt ? Date.parse(snapshot.nextAttemptAt) - Date.now() : 0;
     throw new CircuitOpenError('payment gateway', 'Open', Math.max(0, retryAfterMs));
@@ -427,14 +427,14 @@ export class PaymentsService {
    * lost answers, crashes between a gateway call and its record). Skipped while the breaker is open.
    */
   async reconcile(limit = 500): Promise<{ checked: number; settled: number }> {
-    if (this.#breaker.snapshot().state === 'Open') return { checked: 0, settled: 0 };
+    if ((await this.#breaker.status()).state === 'Open') return { checked: 0, settled: 0 };
     const ids = await store.staleOpenPayments(this.#db, this.settings.reconcileAfterMs, limit);
     let settled = 0;
     for (const id of ids) {
       const before = await store.findPayment(this.#db, id);
       const after = await this.flow.drive(id, { source: 'reconciliation' });
       if (before && after && after.state !== before.state) settled++;
-      if (this.#breaker.snapshot().state === 'Open') break;
+      if ((await this.#breaker.status()).state === 'Open') break;
     }
     if (ids.length > 0) this.#log.info({ checked: ids.length, settled }, 'payments: reconciliation pass');
     return { checked: ids.length, settled };

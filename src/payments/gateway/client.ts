@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type CircuitBreaker, isCircuitOpenError } from '../../platform/resilience/circuit-breaker.ts';
+import { type Breaker, isCircuitOpenError } from '../../platform/resilience/circuit-breaker.ts';
 import {
   GatewayApiError,
   GatewayCancelledError,
@@ -43,7 +43,7 @@ export interface GatewayClientOptions {
   timeoutMs: number;
   retry?: Partial<RetryPolicy>;
   /** Every attempt goes through it; when it is open, calls fail at once with `CircuitOpenError`. */
-  breaker?: CircuitBreaker;
+  breaker?: Breaker;
   logger?: Logger;
 }
 
@@ -83,7 +83,7 @@ type Json = Record<string, unknown>;
  */
 export class GatewayClient {
   readonly endpoint: string;
-  readonly breaker: CircuitBreaker | undefined;
+  readonly breaker: Breaker | undefined;
   private readonly merchant: MerchantCredentials;
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;

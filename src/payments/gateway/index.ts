@@ -24,7 +24,12 @@ export {
   GatewayTimeoutError,
   isGatewayError,
 } from './errors.ts';
-export { createGatewayBreaker, openPaymentGateway, type PaymentGateway } from './setup.ts';
+export {
+  createGatewayBreaker,
+  openGatewayBreaker,
+  openPaymentGateway,
+  type PaymentGateway,
+} from './setup.ts';
 export {
   cancelToken,
   checkToken,

@@ -1,14 +1,23 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config.ts';
-import { CircuitBreaker, type CircuitBreakerOptions } from '../../platform/resilience/circuit-breaker.ts';
+import type { Redis } from '../../platform/redis.ts';
+import {
+  type Breaker,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+} from '../../platform/resilience/circuit-breaker.ts';
+import { RedisCircuitBreaker } from '../../platform/resilience/redis-circuit-breaker.ts';
 import type { GatewaySimulator } from '../../sims/gateway/index.ts';
 import { paymentsConfig } from '../config.ts';
 import { GatewayClient } from './client.ts';
 
 export interface PaymentGateway {
   client: GatewayClient;
-  /** Shared by every gateway call of this process; its snapshot is the circuit-breaker status. */
-  breaker: CircuitBreaker;
+  /**
+   * Shared by every gateway call of this process, and with REDIS_URL by every process of the deployment;
+   * its status is the circuit-breaker status.
+   */
+  breaker: Breaker;
   /** The in-process simulator the client talks to when PAYMENT_ENDPOINT is unset. */
   simulator: GatewaySimulator | undefined;
   /** Verifies incoming webhooks (`verifyWebhookSignature`). */
@@ -16,20 +25,49 @@ export interface PaymentGateway {
   stop(): Promise<void>;
 }
 
-/** The gateway's breaker as configured: failures are what the gateway client marks as peer failures. */
-export function createGatewayBreaker(
+/**
+ * The gateway's breaker as configured, with its state in Redis when there is one (every process opens and
+ * closes it together), in this process otherwise.
+ */
+export function openGatewayBreaker(
+  config: Pick<
+    Config,
+    'CIRCUIT_BREAKER_FAILURE_THRESHOLD' | 'CIRCUIT_BREAKER_TIMEOUT_SECONDS' | 'CIRCUIT_BREAKER_REDIS_PREFIX'
+  >,
+  logger: Logger | undefined,
+  redis: Redis | undefined,
+  overrides: Partial<CircuitBreakerOptions> = {},
+): Breaker {
+  if (!redis) return createGatewayBreaker(config, logger, overrides);
+  return new RedisCircuitBreaker({
+    ...gatewayBreakerOptions(config, logger),
+    ...overrides,
+    redis,
+    prefix: config.CIRCUIT_BREAKER_REDIS_PREFIX,
+    logger,
+  });
+}
+
+function gatewayBreakerOptions(
   config: Pick<Config, 'CIRCUIT_BREAKER_FAILURE_THRESHOLD' | 'CIRCUIT_BREAKER_TIMEOUT_SECONDS'>,
   logger?: Logger,
-  overrides: Partial<CircuitBreakerOptions> = {},
-): CircuitBreaker {
-  return new CircuitBreaker({
+): CircuitBreakerOptions {
+  return {
     name: 'payment gateway',
     failureThreshold: config.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
     openTimeoutMs: config.CIRCUIT_BREAKER_TIMEOUT_SECONDS * 1000,
     onStateChange: ({ from, to, snapshot }) =>
       logger?.warn({ from, to, breaker: snapshot }, `payment gateway circuit breaker: ${from} → ${to}`),
-    ...overrides,
-  });
+  };
+}
+
+/** The gateway's in-process breaker: failures are what the gateway client marks as peer failures. */
+export function createGatewayBreaker(
+  config: Pick<Config, 'CIRCUIT_BREAKER_FAILURE_THRESHOLD' | 'CIRCUIT_BREAKER_TIMEOUT_SECONDS'>,
+  logger?: Logger,
+  overrides: Partial<CircuitBreakerOptions> = {},
+): CircuitBreaker {
+  return new CircuitBreaker({ ...gatewayBreakerOptions(config, logger), ...overrides });
 }
 
 const defaultOf = (key: 'MERCHANT_PASSWORD' | 'PAYMENT_WEBHOOK_SECRET') =>
@@ -44,7 +82,7 @@ const defaultOf = (key: 'MERCHANT_PASSWORD' | 'PAYMENT_WEBHOOK_SECRET') =>
 export async function openPaymentGateway(
   config: Config,
   logger: Logger,
-  options: { startSimulator?: boolean } = {},
+  options: { startSimulator?: boolean; redis?: Redis | undefined } = {},
 ): Promise<PaymentGateway> {
   const production = config.NODE_ENV === 'production';
   if (production && config.PAYMENT_ENDPOINT) {
@@ -75,7 +113,7 @@ export async function openPaymentGateway(
     if (production)
       logger.warn({ endpoint }, 'PAYMENT_ENDPOINT is unset: payments go to the built-in simulator');
   }
-  const breaker = createGatewayBreaker(config, logger);
+  const breaker = openGatewayBreaker(config, logger, options.redis);
   const client = new GatewayClient({
     endpoint,
     teamSlug: config.MERCHANT_ID,

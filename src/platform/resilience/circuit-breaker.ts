@@ -81,14 +81,27 @@ export function isCircuitOpenError(error: unknown): error is CircuitOpenError {
   return error instanceof CircuitOpenError;
 }
 
-const defaultIsFailure = (error: unknown): boolean =>
+/**
+ * What callers of a breaker need, whichever home its state has: this process (`CircuitBreaker`) or Redis,
+ * shared by every process of a deployment (`RedisCircuitBreaker`, redis-circuit-breaker.ts).
+ */
+export interface Breaker {
+  readonly name: string;
+  execute<T>(call: () => Promise<T>): Promise<T>;
+  /** The state now, as `snapshot()` reports it. */
+  status(): Promise<CircuitBreakerSnapshot>;
+  /** Back to Closed with no failures (an operator's override, and tests). */
+  reset(): Promise<void>;
+}
+
+export const defaultIsFailure = (error: unknown): boolean =>
   !(
     typeof error === 'object' &&
     error !== null &&
     (error as { peerFailure?: unknown }).peerFailure === false
   );
 
-export class CircuitBreaker {
+export class CircuitBreaker implements Breaker {
   readonly name: string;
   readonly threshold: number;
   readonly openTimeoutMs: number;
@@ -130,6 +143,10 @@ export class CircuitBreaker {
     return this.view();
   }
 
+  async status(): Promise<CircuitBreakerSnapshot> {
+    return this.snapshot();
+  }
+
   private view(): CircuitBreakerSnapshot {
     return {
       state: this.current,
@@ -162,7 +179,7 @@ export class CircuitBreaker {
   }
 
   /** Back to Closed with no failures (an operator's override, and tests). */
-  reset(): void {
+  async reset(): Promise<void> {
     this.transition('Closed');
   }
 

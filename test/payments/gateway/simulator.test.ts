@@ -263,7 +263,11 @@ describe('the simulator from configuration', () => {
       expect(gateway.client.endpoint).toBe(gateway.simulator!.apiUrl);
       const payment = await gateway.client.init({ orderId: orderId(), amount: 1_000 });
       expect(gateway.simulator!.payment(payment.paymentId)!.teamSlug).toBe('boxoffice');
-      expect(gateway.breaker.snapshot()).toMatchObject({ state: 'Closed', threshold: 5, timeoutSeconds: 60 });
+      expect(await gateway.breaker.status()).toMatchObject({
+        state: 'Closed',
+        threshold: 5,
+        timeoutSeconds: 60,
+      });
     } finally {
       await gateway.stop();
     }
