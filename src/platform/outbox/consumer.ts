@@ -1,6 +1,8 @@
 import type { Sql, Tx } from '../db/client.ts';
 
 export interface OutboxEvent {
+  /** The row id: the same on every redelivery (the relay's Nats-Msg-Id). */
+  id: string;
   position: number;
   topic: string;
   key: string | null;
@@ -43,7 +45,7 @@ export async function consumeBatch(db: Sql, spec: ConsumerSpec): Promise<number>
     const highWater = high === null ? from : Number(high);
     if (highWater <= from) return 0;
     const events = await tx<OutboxEvent[]>`
-      select position::float8 as position, topic, key, payload, created_at as "createdAt"
+      select id::text as id, position::float8 as position, topic, key, payload, created_at as "createdAt"
       from outbox_events
       where position > ${from} and position <= ${highWater}
         and (${spec.topics ?? null}::text[] is null or topic = any(${spec.topics ?? null}::text[]))

@@ -1,0 +1,52 @@
+import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
+
+/**
+ * How an outbox event travels on NATS: the body is the payload's JSON, unchanged; the rest rides in
+ * headers, so an external consumer reads a plain JSON message and still finds the id to dedupe by.
+ */
+export const EventHeaders = {
+  /** JetStream's dedup key: the outbox row id, the same on every re-publish. */
+  msgId: 'Nats-Msg-Id',
+  /** The event's place in the outbox log (consecutive, the order the relay publishes in). */
+  position: 'Boxoffice-Position',
+  /** The entity the event is about; absent for keyless events. */
+  key: 'Boxoffice-Key',
+  createdAt: 'Boxoffice-Created-At',
+} as const;
+
+/** One event as every consumer receives it, from the outbox poller or from JetStream alike. */
+export interface DeliveredEvent {
+  /** The outbox row id: stable across redeliveries, what an idempotent handler dedupes by. */
+  id: string;
+  position: number;
+  topic: string;
+  key: string | null;
+  payload: unknown;
+  createdAt: Date;
+}
+
+export function eventHeaders(event: {
+  id: string;
+  position: number;
+  key: string | null;
+  createdAt: Date;
+}): MsgHdrs {
+  const h = natsHeaders();
+  h.set(EventHeaders.msgId, event.id);
+  h.set(EventHeaders.position, String(event.position));
+  if (event.key !== null) h.set(EventHeaders.key, event.key);
+  h.set(EventHeaders.createdAt, event.createdAt.toISOString());
+  return h;
+}
+
+export function eventFromMessage(topic: string, h: MsgHdrs | undefined, body: string): DeliveredEvent {
+  if (!h?.get(EventHeaders.msgId)) throw new Error(`message on ${topic} has no ${EventHeaders.msgId} header`);
+  return {
+    id: h.get(EventHeaders.msgId),
+    position: Number(h.get(EventHeaders.position)),
+    topic,
+    key: h.has(EventHeaders.key) ? h.get(EventHeaders.key) : null,
+    payload: JSON.parse(body),
+    createdAt: new Date(h.get(EventHeaders.createdAt)),
+  };
+}
