@@ -43,6 +43,8 @@ export function createDropsModule(): DropsModule {
   let running: Running | undefined;
   return {
     name: 'drops',
+    memoryState: (config) =>
+      config.DROPS_ENABLED ? 'drops inventory (a second process would oversell)' : undefined,
     get contestUrl() {
       return running?.contest?.url;
     },

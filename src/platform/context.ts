@@ -53,6 +53,11 @@ export interface BoxofficeModule {
    * already there are skipped and reported so.
    */
   import?: (context: SeedContext, dir: string) => Promise<ImportFileReport[]>;
+  /**
+   * What this module keeps in one process's memory when REDIS_URL is unset, which several processes would
+   * split (oversell, N× the limits): `--processes N` names it when it refuses to start without REDIS_URL.
+   */
+  memoryState?: (config: Config) => string | undefined;
   /** True when this module has data already, so the first start knows whether to seed the demo. */
   hasData?: (db: Sql) => Promise<boolean>;
 }

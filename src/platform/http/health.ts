@@ -5,7 +5,8 @@ export type HealthCheck = () => Promise<void>;
 
 const CHECK_TIMEOUT_MS = 2000;
 
-const Live = Type.Object({ status: Type.Literal('ok') });
+// The pid tells which process of a `--processes N` cluster answered.
+const Live = Type.Object({ status: Type.Literal('ok'), pid: Type.Integer() });
 const Ready = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
   checks: Type.Record(Type.String(), Type.String(), { description: '"up", or "down: <reason>"' }),
@@ -19,7 +20,7 @@ export function registerHealth(app: HttpApp, checks: Record<string, HealthCheck>
   app.get(
     '/health/live',
     { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Live } } },
-    async () => ({ status: 'ok' as const }),
+    async () => ({ status: 'ok' as const, pid: process.pid }),
   );
   app.get(
     '/health/ready',
