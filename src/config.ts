@@ -1,6 +1,7 @@
 import { bookingConfig } from './booking/config.ts';
 import { catalogConfig } from './catalog/config.ts';
 import { dropsConfig } from './drops/config.ts';
+import { filesConfig } from './files/config.ts';
 import { identityConfig } from './identity/config.ts';
 import { paymentsConfig } from './payments/config.ts';
 import {
@@ -12,7 +13,9 @@ import {
   validateConfig,
 } from './platform/config/load.ts';
 import { platformConfig } from './platform/config/platform.ts';
+import { eventsConfig } from './platform/events/config.ts';
 import { gatewaySimulatorConfig } from './sims/gateway/config.ts';
+import { ticketsConfig } from './tickets/config.ts';
 
 export { ConfigError, readEnv } from './platform/config/load.ts';
 
@@ -22,12 +25,15 @@ export { ConfigError, readEnv } from './platform/config/load.ts';
  */
 export const configSections = [
   platformConfig,
+  eventsConfig,
   identityConfig,
   dropsConfig,
   bookingConfig,
   paymentsConfig,
   gatewaySimulatorConfig,
   catalogConfig,
+  filesConfig,
+  ticketsConfig,
 ] as const;
 
 /** The one schema the environment is validated against at boot. */

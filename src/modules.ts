@@ -1,9 +1,11 @@
 import { bookingModule } from './booking/index.ts';
 import { catalogModule } from './catalog/index.ts';
 import { createDropsModule } from './drops/index.ts';
+import { filesModule } from './files/index.ts';
 import { identityModule } from './identity/index.ts';
 import { paymentsModule } from './payments/index.ts';
 import type { BoxofficeModule } from './platform/context.ts';
+import { ticketsModule } from './tickets/index.ts';
 
 /**
  * The product modules this build runs, in registration order (seeding follows it, so later
@@ -15,4 +17,6 @@ export const modules: BoxofficeModule[] = [
   bookingModule,
   paymentsModule,
   createDropsModule(),
+  filesModule,
+  ticketsModule,
 ];

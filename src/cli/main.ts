@@ -1,9 +1,12 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.ts';
 import { modules } from '../modules.ts';
+import { CLUSTER_ROLE_ENV, reportReady, runClusterPrimary } from '../platform/cluster.ts';
 import { createLogger } from '../platform/logger.ts';
 import { type Role, runRole } from '../platform/runtime.ts';
 import { AUDIT_HELP, runAuditCommand } from './audit.ts';
+import { FILES_HELP, runFilesCommand } from './files.ts';
 import { IMPORT_HELP, runImportCommand } from './import.ts';
 import { runJobsCommand } from './jobs.ts';
 import { KEYS_HELP, runKeysCommand } from './keys.ts';
@@ -21,6 +24,7 @@ Commands:
   start     Everything in one process: HTTP API on HOST:PORT (default 127.0.0.1:8000),
             job worker, scheduler and outbox consumers. Starts an embedded PostgreSQL in
             DATA_DIR when DATABASE_URL is unset. This is what \`npm start\` runs.
+            \`--processes N\`: N HTTP processes sharing the ports (needs REDIS_URL).
   api       Only the HTTP API (run several behind a load balancer; shared hot state then
             needs REDIS_URL).
   worker    Only background work: jobs, cron schedules, the outbox sequencer and consumers.
@@ -37,6 +41,8 @@ Commands:
             --json\` (the first ADMIN), \`list\`, \`rotate-secret <id>\`, \`disable|enable <id>\`.
   keys      Token signing keys: \`keys list\`, \`keys rotate [--immediate]\` (incidents; it
             also rotates by itself every IDENTITY_KEY_ROTATION_HOURS).
+  files     The document store: \`files rebuild\` (the database cache from attr.json),
+            \`files check [--full] [--json]\` (missing bytes, orphans, checksums; exit 1 on any).
   sim       Run a simulator of an external peer: \`sim gateway [--port N]\` is the payment
             gateway (API, card form, webhooks, failure modes).
   help      This text. \`boxoffice <command> --help\` explains one command.
@@ -47,8 +53,12 @@ at once with a message naming the variable.
 `;
 
 const COMMAND_HELP: Record<string, string> = {
-  start: 'boxoffice start\n  Runs the whole platform in one process (API, worker, scheduler, outbox).\n',
-  api: 'boxoffice api\n  Runs the HTTP API only; applies migrations first unless MIGRATE_ON_START=false.\n',
+  start:
+    'boxoffice start [--processes N]\n  Runs the whole platform in one process (API, worker, scheduler, outbox).\n' +
+    '  --processes N: N HTTP processes sharing the ports plus one for the background work (needs REDIS_URL).\n',
+  api:
+    'boxoffice api [--processes N]\n  Runs the HTTP API only; applies migrations first unless MIGRATE_ON_START=false.\n' +
+    '  --processes N: N HTTP processes sharing the ports (Node cluster; needs REDIS_URL).\n',
   worker: 'boxoffice worker\n  Runs jobs, cron schedules and outbox consumers; no HTTP.\n',
   migrate:
     'boxoffice migrate\n  Applies pending migrations (locked: safe to run from several processes) and exits.\n',
@@ -60,6 +70,7 @@ const COMMAND_HELP: Record<string, string> = {
   audit: AUDIT_HELP,
   staff: STAFF_HELP,
   keys: KEYS_HELP,
+  files: FILES_HELP,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -86,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'audit') return runAuditCommand(config, logger, rest);
   if (command === 'staff') return runStaffCommand(config, rest);
   if (command === 'keys') return runKeysCommand(config, rest);
+  if (command === 'files') return runFilesCommand(config, logger, rest);
   if (command === 'jobs')
     return runJobsCommand(
       config,
@@ -97,13 +109,20 @@ async function main(argv: string[]): Promise<number> {
       }),
     );
 
-  const running = await runRole(command as Role, config, logger, modules);
+  const processes = processesOption(command, rest);
+  if (processes !== undefined && cluster.isPrimary)
+    return runClusterPrimary(command as 'start' | 'api', processes, config, logger, modules, import.meta.url);
+  // A cluster worker runs the role its primary gave it; the primary forwards the terminal's Ctrl-C.
+  const role = (cluster.isWorker ? process.env[CLUSTER_ROLE_ENV] : command) as Role;
+  if (cluster.isWorker) process.on('SIGINT', () => {});
+  const running = await runRole(role, config, logger, modules);
+  reportReady();
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'shutting down: draining in-flight work');
       // A second signal means "now".
       process.once('SIGTERM', () => process.exit(130));
-      process.once('SIGINT', () => process.exit(130));
+      if (!cluster.isWorker) process.once('SIGINT', () => process.exit(130));
       const deadline = setTimeout(() => {
         logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'graceful shutdown took too long; exiting');
         process.exit(1);
@@ -115,10 +134,26 @@ async function main(argv: string[]): Promise<number> {
       });
     };
     process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    if (!cluster.isWorker) process.once('SIGINT', onSignal);
   });
   logger.info('stopped');
+  // A cluster worker's channel to its primary would keep it alive: close it so the process can end.
+  if (cluster.isWorker) process.disconnect();
   return 0;
+}
+
+/** `--processes N` of `start` and `api`: undefined without it (one process, as always). */
+function processesOption(command: string, args: string[]): number | undefined {
+  const { values } = parseArgs({ args, options: { processes: { type: 'string' } }, strict: false });
+  if (values.processes === undefined) return undefined;
+  const n = typeof values.processes === 'string' ? Number(values.processes) : Number.NaN;
+  if (command !== 'start' && command !== 'api')
+    throw new UsageError(`--processes applies to start and api only`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(
+      `--processes must be a whole number from 1 to 64, got ${typeof values.processes === 'string' ? `"${values.processes}"` : 'no value'}`,
+    );
+  return n;
 }
 
 main(process.argv.slice(2)).then(

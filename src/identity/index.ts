@@ -33,6 +33,7 @@ const starters: NonNullable<BoxofficeModule['start']>[] = [auditStarter, staffPa
  */
 export const identityModule: BoxofficeModule = {
   name: 'identity',
+  memoryState: () => 'failed-sign-in throttling, rate limits',
   routes: async (app, platform) => {
     for (const register of routeGroups) await register(app, platform);
   },

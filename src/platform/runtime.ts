@@ -6,6 +6,7 @@ import { createCache } from './cache/index.ts';
 import type { BoxofficeModule, Platform } from './context.ts';
 import { assertReachable, createDb, redactUrl } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
+import { OutboxRelay, streamSettings } from './events/index.ts';
 import { buildHttpApp } from './http/app.ts';
 import type { HealthCheck } from './http/health.ts';
 import { JobQueue, type JobRunner, startJobRunner } from './jobs/index.ts';
@@ -142,6 +143,23 @@ async function startBackground(platform: Platform, modules: BoxofficeModule[], c
   for (const module of modules) for (const spec of module.consumers?.(platform) ?? []) outbox.subscribe(spec);
   await outbox.start();
   closers.push({ name: 'outbox', close: () => outbox.stop() });
+
+  if (config.EVENTS_NATS_URL) {
+    // Every `start` and `worker` process runs one; the cursor's row lock lets one work at a time.
+    const relay = new OutboxRelay({
+      db,
+      logger,
+      url: config.EVENTS_NATS_URL,
+      settings: streamSettings(config),
+      batchSize: config.EVENTS_NATS_BATCH,
+      pollMs: config.OUTBOX_POLL_MS,
+    });
+    await relay.start().catch(async (error: Error) => {
+      await relay.stop();
+      throw new Error(`EVENTS_NATS_URL: ${error.message}`);
+    });
+    closers.push({ name: 'nats relay', close: () => relay.stop() });
+  }
 
   const tasks = Object.assign({}, ...modules.map((m) => m.tasks?.(platform) ?? {}));
   const cron = modules.flatMap((m) => m.cron ?? []);

@@ -90,6 +90,12 @@ export const platformConfig = defineConfigSection({
       default: 1048576,
       description: 'Largest request body accepted (413 beyond).',
     }),
+    TRUST_PROXY: Type.String({
+      pattern: '^[0-9A-Za-z.:/, ]*$',
+      default: '',
+      description:
+        "Load balancers whose X-Forwarded-For / X-Forwarded-Proto are believed: empty = none (the client is the TCP peer); a hop count (`1`); or addresses and CIDRs, comma-separated (`10.0.0.0/8`, `loopback`, `uniquelocal` = private networks). Behind nginx set it, or every client has the balancer's address (per-address sign-in throttling counts them all as one).",
+    }),
     CORS_ORIGINS: Type.String({
       default: '*',
       description: 'Allowed browser origins: `*` or a comma-separated list.',

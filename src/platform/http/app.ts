@@ -12,6 +12,7 @@ import { registerMetrics } from './metrics.ts';
 import { requestId } from './request-id.ts';
 import { SECURITY_HEADERS } from './security-headers.ts';
 import { textGuard } from './text-guard.ts';
+import { trustProxyOf } from './trust-proxy.ts';
 import type { HttpApp } from './types.ts';
 
 export interface HttpAppOptions {
@@ -29,6 +30,7 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
     // completed requests are logged at debug below, failures at error by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: trustProxyOf(config.TRUST_PROXY),
     requestIdHeader: false,
     genReqId: requestId,
     return503OnClosing: true,
