@@ -1,11 +1,10 @@
-import type { FastifyReply, FastifySchemaCompiler, preValidationAsyncHookHandler } from 'fastify';
-import { type TSchema, Type } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { FastifyReply, preValidationAsyncHookHandler } from 'fastify';
+import { Type } from 'typebox';
 import type { BookingService } from '../booking/index.ts';
 import { requirePermission } from '../platform/auth/access.ts';
 import type { Platform } from '../platform/context.ts';
-import { AppError } from '../platform/http/errors.ts';
 import { errorResponse, positiveId } from '../platform/http/schemas.ts';
+import { strictBody } from '../platform/http/strict-body.ts';
 import type { HttpApp } from '../platform/http/types.ts';
 import { TicketErrors } from './errors.ts';
 import { openTicketsPdf, scanTicket, ticketSignerOf } from './service.ts';
@@ -29,17 +28,6 @@ const ScannedTicket = Type.Object({
     description: 'After this scan',
   }),
 });
-
-/** The body is checked strictly: a number is not a token (the app's default validator would coerce it). */
-const strictBody: FastifySchemaCompiler<TSchema> = ({ schema }) => {
-  const validator = Compile(schema as TSchema);
-  return (data: unknown) => {
-    if (validator.Check(data)) return { value: data };
-    const [first] = validator.Errors(data);
-    const where = first?.instancePath ? `body${first.instancePath}` : 'body';
-    return { error: new AppError('VALIDATION_FAILED', 400, `${where} ${first?.message ?? 'is invalid'}`) };
-  };
-};
 
 export async function ticketsRoutes(
   app: HttpApp,
