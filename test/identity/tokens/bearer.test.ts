@@ -85,7 +85,7 @@ describe('a valid token', () => {
       id: account.id,
       name: account.clientId,
       role: 'USER',
-      permissions: ['files:read', 'files:write', 'notify:send', 'notify:read'],
+      permissions: ['files:read', 'files:write', 'notify:send', 'notify:read', 'tickets:scan'],
     });
     const reload = vi.spyOn(keyringOf(server.platform), 'verificationKey');
     expect((await whoami(`bearer ${token}`)).statusCode).toBe(200);
