@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstSeatId } from '../../src/booking/index.ts';
+import { removeEmbeddedData } from '../../src/platform/db/embedded.ts';
 import type { GatewaySimulator } from '../../src/sims/gateway/index.ts';
 import { Client, makeEvent, makeUsers, pool, SMALL_HALL, type TestUser } from '../booking/harness.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -254,6 +255,8 @@ describe.skipIf(!redisUrl)('boxoffice start --processes 2 on embedded PostgreSQL
     if (run && run.child.exitCode === null) run.child.kill('SIGKILL');
     for (const match of run?.output().matchAll(/"worker":(\d+)/g) ?? [])
       if (alive(Number(match[1]))) process.kill(Number(match[1]), 'SIGKILL');
+    // removeEmbeddedData also removes the cluster when, as root, it had to live outside the private TMPDIR.
+    if (dataDir) await removeEmbeddedData(dataDir);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
