@@ -1,4 +1,23 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config.ts';
+
+let dataDir: string | undefined;
+
+/**
+ * This test file's DATA_DIR (the file store's default element lives there): its own, so parallel test
+ * files on their own databases never share an element, and nothing is written into the work tree.
+ * Removed when the test process exits. Processes a test starts get it too (test/helpers/process.ts).
+ */
+export function testDataDir(): string {
+  if (!dataDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'boxoffice-test-data-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    dataDir = dir;
+  }
+  return dataDir;
+}
 
 /** A valid configuration for tests: defaults, a quiet logger, any free port, plus overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -11,8 +30,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // … and any free port for the in-process gateway simulator, never 8090.
     SIM_GATEWAY_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    // A fixed key: tests never write DATA_DIR/master.key into the work tree.
+    // A fixed key: tests never write DATA_DIR/master.key.
     MASTER_KEY: 'Ym94b2ZmaWNlLXRlc3QtbWFzdGVyLWtleS0wMTIzNDU=',
+    DATA_DIR: testDataDir(),
     ...overrides,
   });
 }
