@@ -1,3 +1,4 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -22,6 +23,10 @@ const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
  * durability off, since test data is throwaway), and build a migrated template database.
  */
 export default async function setup(project: TestProject) {
+  // Each test file's DATA_DIR goes under this run's directory (test/helpers/config.ts), removed at the end
+  // even when a worker process was ended without its exit handlers.
+  const runDir = await mkdtemp(join(tmpdir(), 'boxoffice-test-run-'));
+  process.env.BOXOFFICE_TEST_TMPDIR = runDir;
   let adminUrl = process.env.DATABASE_URL;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (!adminUrl) {
@@ -54,6 +59,7 @@ export default async function setup(project: TestProject) {
   project.provide('templateDatabase', templateDatabase);
 
   return async () => {
+    await rm(runDir, { recursive: true, force: true });
     await admin.unsafe(`drop database if exists ${templateDatabase} with (force)`);
     await admin.end();
     await stopEmbedded?.();

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { firstSeatId } from '../../src/booking/index.ts';
+import { testDataDir } from '../helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { freePort, ROOT, waitForOk } from '../helpers/process.ts';
 import { Client, makeEvent, makeUsers, pool, type TestUser } from './harness.ts';
@@ -24,6 +25,7 @@ async function spawnApi(databaseUrl: string): Promise<Child> {
     env: {
       ...parentEnv,
       DATABASE_URL: databaseUrl,
+      DATA_DIR: testDataDir(),
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'warn',

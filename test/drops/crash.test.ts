@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { testDataDir } from '../helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   dropTestState,
@@ -41,6 +42,7 @@ async function spawnApi(env: Record<string, string>): Promise<Child> {
     cwd: repoRoot,
     env: {
       ...parentEnv,
+      DATA_DIR: testDataDir(),
       HOST: '127.0.0.1',
       PORT: String(port),
       DROPS_CONTEST_PORT: String(contestPort),

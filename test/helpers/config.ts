@@ -12,7 +12,8 @@ let dataDir: string | undefined;
  */
 export function testDataDir(): string {
   if (!dataDir) {
-    const dir = mkdtempSync(join(tmpdir(), 'boxoffice-test-data-'));
+    // Under the run's own directory (test/global-setup.ts removes it at the end), else the system's.
+    const dir = mkdtempSync(join(process.env.BOXOFFICE_TEST_TMPDIR ?? tmpdir(), 'data-'));
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     dataDir = dir;
   }
