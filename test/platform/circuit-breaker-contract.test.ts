@@ -9,6 +9,7 @@ import {
   type CircuitState,
 } from '../../src/platform/resilience/circuit-breaker.ts';
 import { RedisCircuitBreaker } from '../../src/platform/resilience/redis-circuit-breaker.ts';
+import { clock, declined, deferred, peerDown } from '../helpers/breaker-fixtures.ts';
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) console.warn('skipping the Redis circuit breaker half of the contract: REDIS_URL is not set');
@@ -44,29 +45,6 @@ const homes: { name: string; make: Make; skip: boolean }[] = [
     },
   },
 ];
-
-function clock(start = Date.UTC(2025, 0, 1, 12)) {
-  let now = start;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-const peerDown = () => Object.assign(new Error('connection refused'), { peerFailure: true });
-const declined = () => Object.assign(new Error('card declined'), { peerFailure: false });
 
 for (const home of homes) {
   describe.skipIf(home.skip)(`circuit breaker contract: ${home.name}`, () => {

@@ -5,30 +5,7 @@ import {
   CircuitOpenError,
   type CircuitState,
 } from '../../src/platform/resilience/circuit-breaker.ts';
-
-/** A clock the test moves by hand. */
-function clock(start = Date.UTC(2025, 0, 1, 12)) {
-  let now = start;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-const peerDown = () => Object.assign(new Error('connection refused'), { peerFailure: true });
-const declined = () => Object.assign(new Error('card declined'), { peerFailure: false });
+import { clock, declined, deferred, peerDown } from '../helpers/breaker-fixtures.ts';
 
 function setup(options: Partial<CircuitBreakerOptions> = {}) {
   const time = clock();
