@@ -176,9 +176,11 @@ describe.skipIf(!nginx || !redisUrl)('nginx in front of two api processes', () =
       .filter((l) => l.upstream.includes(', '))
       .map((l) => (l as unknown as { upstreamStatus: string }).upstreamStatus.split(', ')[0]);
 
+  // Whole lines only: nginx may be half-way through writing the last one as we read.
   const accessLog = () =>
     (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : '')
       .split('\n')
+      .slice(0, -1)
       .filter((line) => line.startsWith('{'))
       .map(
         (line) => JSON.parse(line) as { uri: string; status: number; upstream: string; requestId: string },
