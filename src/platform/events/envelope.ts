@@ -1,4 +1,5 @@
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
+import type { OutboxEvent } from '../outbox/consumer.ts';
 
 /**
  * How an outbox event travels on NATS: the body is the payload's JSON, unchanged; the rest rides in
@@ -14,16 +15,8 @@ export const EventHeaders = {
   createdAt: 'Boxoffice-Created-At',
 } as const;
 
-/** One event as every consumer receives it, from the outbox poller or from JetStream alike. */
-export interface DeliveredEvent {
-  /** The outbox row id: stable across redeliveries, what an idempotent handler dedupes by. */
-  id: string;
-  position: number;
-  topic: string;
-  key: string | null;
-  payload: unknown;
-  createdAt: Date;
-}
+/** One event as every consumer receives it, from the outbox poller or from JetStream alike: the outbox's own shape. */
+export type DeliveredEvent = OutboxEvent;
 
 export function eventHeaders(event: {
   id: string;
