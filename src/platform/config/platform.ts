@@ -30,7 +30,8 @@ export const platformConfig = defineConfigSection({
     DATA_DIR: Type.String({
       minLength: 1,
       default: './.data',
-      description: 'Where embedded PostgreSQL keeps its files.',
+      description:
+        'Local state: the embedded PostgreSQL (pg/), the default file store element (files/se-1) and, outside production, master.key.',
     }),
     EMBEDDED_PG_PORT: Type.Integer({
       minimum: 1024,
