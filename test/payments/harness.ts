@@ -141,6 +141,14 @@ export async function paymentState(sql: Sql, bookingId: number): Promise<string 
   return row?.state;
 }
 
+/** The gateway's id of the booking's latest payment (for faults scoped to it). */
+export async function gatewayPaymentId(sql: Sql, bookingId: number): Promise<string> {
+  const [row] = await sql<{ id: string | null }[]>`
+    select gateway_payment_id as id from payments where booking_id = ${bookingId} order by id desc limit 1`;
+  if (!row?.id) throw new Error(`booking ${bookingId} has no gateway payment`);
+  return row.id;
+}
+
 /** Waits until the booking is in `status` (webhooks and their effects are asynchronous). */
 export function untilBooking(server: PaymentsServer, bookingId: number, status: string, deadlineMs?: number) {
   return waitFor(

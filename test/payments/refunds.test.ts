@@ -4,6 +4,7 @@ import {
   assertConsistent,
   bookingStatus,
   bookingWith,
+  gatewayPaymentId,
   type PaymentsServer,
   paymentState,
   payWithCard,
@@ -71,8 +72,10 @@ describe('payments: cancelling a paid booking refunds it through the gateway', (
     const [buyer] = server.users;
     const bookingId = await paidBooking(server, buyer!, [seat(3)]);
     // Every cancel attempt answered 503 (not applied); the client checks between attempts.
-    server.sim.inject({ call: 'cancel', fault: 'error', status: 503, code: 3503 });
-    server.sim.inject({ call: 'cancel', fault: 'error', status: 503, code: 3503 });
+    // Scoped to this payment: a reconciliation pass cancelling another one must not take a fault.
+    const paymentId = await gatewayPaymentId(server.sql, bookingId);
+    server.sim.inject({ call: 'cancel', fault: 'error', status: 503, code: 3503, paymentId });
+    server.sim.inject({ call: 'cancel', fault: 'error', status: 503, code: 3503, paymentId });
     const answer = await server.client.cancel(buyer!, bookingId);
     expect(answer.status).toBe(202);
     expect(answer.json().status).toBe('refund_pending');

@@ -185,7 +185,8 @@ export function behaviourFromConfig(config: Config): SimulatorBehaviour {
  * A fault for the next matching event only, so a test can script exactly one failure:
  * - `abort` / `stall` (an API call or `submit`): the call is applied, then its answer is lost: the
  *   connection is cut at once, or after hanging `stallMs` (default: the behaviour's).
- * - `error` (an API call): answered with this HTTP status and gateway code instead of being applied.
+ * - `error` (an API call): answered with this HTTP status and gateway code instead of being applied; with
+ *   `paymentId`, only a call naming that payment takes it.
  * - `bank` (`submit`): the bank fails the card payment this way.
  * - `drop` / `duplicate` / `delay` (`webhook`): the next webhook is never sent, sent twice, or delayed.
  */
@@ -201,6 +202,8 @@ const FaultSchema = Type.Union([
     status: Type.Integer({ minimum: 400, maximum: 599 }),
     code: Type.Integer({ minimum: 0 }),
     message: Type.Optional(Type.String()),
+    /** Only a call about this payment takes the fault, so other traffic (reconciliation, other tests) can't. */
+    paymentId: Type.Optional(Type.String({ minLength: 1 })),
   }),
   Type.Object({
     call: Type.Literal('submit'),
@@ -219,7 +222,7 @@ export function parseFault(value: unknown): Fault {
   if (!Value.Check(FaultSchema, value))
     throw new BehaviourError(
       'a fault is {call: init|check|confirm|cancel|submit, fault: abort|stall, stallMs?} | ' +
-        '{call: init|check|confirm|cancel, fault: error, status, code, message?} | ' +
+        '{call: init|check|confirm|cancel, fault: error, status, code, message?, paymentId?} | ' +
         '{call: submit, fault: bank, bankFailure} | {call: webhook, fault: drop|duplicate} | ' +
         '{call: webhook, fault: delay, delayMs}',
     );

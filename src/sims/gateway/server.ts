@@ -462,7 +462,10 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions): P
     const raw = await readBody(req);
     if (req.method !== 'POST') return send(res, 405, failureBody(1000, 'Use POST'), { allow: 'POST' });
     stats.handled[call]++;
-    const injected = takeFault((f) => f.call === call && f.fault === 'error');
+    const named = paymentIdIn(raw);
+    const injected = takeFault(
+      (f) => f.call === call && f.fault === 'error' && (f.paymentId === undefined || f.paymentId === named),
+    );
     if (injected?.fault === 'error')
       return send(res, injected.status, failureBody(injected.code, injected.message ?? 'Injected failure'));
     let answer: Answer;
@@ -489,6 +492,18 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions): P
         : undefined);
     if (lost) return loseAnswer(req, lost);
     send(res, answer.status, answer.body);
+  }
+
+  /** The `paymentId` a call's body names, for faults scoped to one payment (undefined when unreadable). */
+  function paymentIdIn(raw: string | null): string | undefined {
+    if (raw === null) return undefined;
+    try {
+      const body: unknown = JSON.parse(raw);
+      const id = (body as { paymentId?: unknown } | null)?.paymentId;
+      return typeof id === 'string' ? id : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   function randomLoss(call: ApiCall | 'submit'): Fault {
