@@ -44,7 +44,8 @@ Commands:
   files     The document store: \`files rebuild\` (the database cache from attr.json),
             \`files check [--full] [--json]\` (missing bytes, orphans, checksums; exit 1 on any).
   sim       Run a simulator of an external peer: \`sim gateway [--port N]\` is the payment
-            gateway (API, card form, webhooks, failure modes).
+            gateway (API, card form, webhooks, failure modes); \`sim notify\` runs the local
+            SMTP server with its inbox, the SMS provider and the Web Push service.
   help      This text. \`boxoffice <command> --help\` explains one command.
 
 Configuration comes from environment variables and an optional .env file; see

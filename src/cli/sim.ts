@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { simulatorOptionsFromConfig, startGatewaySimulator } from '../sims/gateway/index.ts';
+import { startNotifyPeers } from '../sims/notify/index.ts';
 import { UsageError } from './seed.ts';
 
 export const SIM_HELP = `boxoffice sim gateway [--port N] [--host H]
@@ -17,7 +18,16 @@ export const SIM_HELP = `boxoffice sim gateway [--port N] [--host H]
   PAYMENT_WEBHOOK_SECRET. Failure modes come from the SIM_* variables and can be changed while it
   runs: POST /__sim/config with a JSON patch (GET shows the current settings), POST /__sim/faults
   for a one-off fault. Payments live in memory: a restart forgets them. See docs/payments.md.
+
+boxoffice sim notify [--host H] [--smtp-port N] [--inbox-port N] [--sms-port N] [--push-port N]
+  Runs the notification peers for development and tests (docs/notify.md): an SMTP server that
+  keeps what it receives (default 2525) with its inbox over HTTP (GET /api/messages, default
+  8025), an SMS provider API (POST /messages, default 8091) and a Web Push service that checks
+  VAPID and decrypts RFC 8291 payloads (POST /push/{id}, default 8092). Each has failure modes:
+  POST /__sim/config for a lasting one, POST /__sim/faults for a one-off. Messages live in memory.
 `;
+
+const NOTIFY_PORTS = { smtp: 2525, inbox: 8025, sms: 8091, push: 8092 } as const;
 
 export async function runSimCommand(config: Config, logger: Logger, args: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -27,35 +37,70 @@ export async function runSimCommand(config: Config, logger: Logger, args: string
     throw new UsageError(`sim: ${(error as Error).message}\n\n${SIM_HELP}`);
   }
   const [kind, ...extra] = parsed.positionals;
-  if (kind !== 'gateway' || extra.length > 0)
+  if ((kind !== 'gateway' && kind !== 'notify') || extra.length > 0)
     throw new UsageError(
-      `sim: the simulators are: gateway (got ${JSON.stringify(parsed.positionals.join(' '))})`,
+      `sim: the simulators are: gateway, notify (got ${JSON.stringify(parsed.positionals.join(' '))})`,
     );
+  if (kind === 'notify') return runNotifyPeers(parsed.values);
   const options = simulatorOptionsFromConfig(config, logger);
-  if (parsed.values.port !== undefined) {
-    const port = Number(parsed.values.port);
-    if (!/^[0-9]+$/.test(parsed.values.port) || port > 65535)
-      throw new UsageError(`sim: --port must be an integer from 0 to 65535, got ${parsed.values.port}`);
-    options.port = port;
-  }
+  if (parsed.values.port !== undefined) options.port = portOption('--port', parsed.values.port);
   if (parsed.values.host !== undefined) options.host = parsed.values.host;
 
   const simulator = await startGatewaySimulator(options);
   process.stdout.write(
     `payment gateway simulator: ${simulator.apiUrl} (merchant ${config.MERCHANT_ID}; admin: ${simulator.url}/__sim/config)\n`,
   );
-  await new Promise<void>((resolve) => {
+  await untilStopped();
+  await simulator.stop();
+  return 0;
+}
+
+async function runNotifyPeers(values: ReturnType<typeof parse>['values']): Promise<number> {
+  const port = (flag: string, value: string | undefined, fallback: number) =>
+    value === undefined ? fallback : portOption(flag, value);
+  const peers = await startNotifyPeers({
+    host: values.host ?? '127.0.0.1',
+    ports: {
+      smtp: port('--smtp-port', values['smtp-port'], NOTIFY_PORTS.smtp),
+      inbox: port('--inbox-port', values['inbox-port'], NOTIFY_PORTS.inbox),
+      sms: port('--sms-port', values['sms-port'], NOTIFY_PORTS.sms),
+      push: port('--push-port', values['push-port'], NOTIFY_PORTS.push),
+    },
+  });
+  process.stdout.write(
+    `notify peers: SMTP ${peers.smtpUrl} (inbox ${peers.inboxUrl}/api/messages), SMS ${peers.smsUrl}/messages, ` +
+      `Web Push ${peers.pushUrl}\n`,
+  );
+  await untilStopped();
+  await peers.stop();
+  return 0;
+}
+
+function portOption(flag: string, value: string): number {
+  const port = Number(value);
+  if (!/^[0-9]+$/.test(value) || port > 65535)
+    throw new UsageError(`sim: ${flag} must be an integer from 0 to 65535, got ${value}`);
+  return port;
+}
+
+function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
-  await simulator.stop();
-  return 0;
 }
 
 function parse(args: string[]) {
   return parseArgs({
     args,
     allowPositionals: true,
-    options: { port: { type: 'string' }, host: { type: 'string' } },
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'smtp-port': { type: 'string' },
+      'inbox-port': { type: 'string' },
+      'sms-port': { type: 'string' },
+      'push-port': { type: 'string' },
+    },
   });
 }

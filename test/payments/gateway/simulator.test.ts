@@ -353,6 +353,46 @@ describe('boxoffice sim gateway', () => {
   });
 });
 
+describe('boxoffice sim notify', () => {
+  it('runs the SMTP sink with its inbox, the SMS provider and the push service on the given ports', async () => {
+    const [smtp, inbox, sms, push] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const run = spawnNode(
+      [
+        'sim',
+        'notify',
+        '--smtp-port',
+        String(smtp),
+        '--inbox-port',
+        String(inbox),
+        '--sms-port',
+        String(sms),
+      ].concat(['--push-port', String(push)]),
+      { LOG_LEVEL: 'warn' },
+    );
+    try {
+      await waitForOk(`http://127.0.0.1:${inbox}/api/messages`);
+      const sent = await fetch(`http://127.0.0.1:${sms}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ to: '+79001234567', text: 'Ваш билет' }),
+      });
+      expect(sent.status).toBe(202);
+      const kept = (await (await fetch(`http://127.0.0.1:${sms}/messages`)).json()) as unknown;
+      expect(JSON.stringify(kept)).toContain('Ваш билет');
+      expect(run.output()).toContain(`smtp://127.0.0.1:${smtp}`);
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    expect((await run.exited).code).toBe(0);
+  });
+
+  it('refuses a bad port with exit 2', async () => {
+    const bad = spawnNode(['sim', 'notify', '--sms-port', '70000'], {});
+    expect((await bad.exited).code).toBe(2);
+    expect(bad.output()).toContain('--sms-port must be an integer');
+  });
+});
+
 describe("the simulator's memory", () => {
   it('forgets finished payments after the retention period, and keeps live ones', () => {
     const book = new PaymentBook(() => {});
