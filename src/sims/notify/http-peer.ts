@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { FaultError, JSON_HEADERS } from './faults.ts';
+import { type FaultBox, FaultError, JSON_HEADERS, parseFailure, readBody } from './faults.ts';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
@@ -48,4 +48,34 @@ export async function listenHttp(
       await closed;
     },
   };
+}
+
+/**
+ * The admin routes every peer shares: `POST /__sim/config` sets (or with `null` clears) the lasting
+ * failure, `GET` shows it; `POST /__sim/faults` queues a one-shot fault; `POST /__sim/reset` forgets
+ * what was kept and the queued faults, when the peer keeps anything. True when it answered.
+ */
+export async function handleSimAdmin<F extends { mode: string }>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  peer: { kind: Parameters<typeof parseFailure>[0]; faults: FaultBox<F>; forget?: () => void },
+): Promise<boolean> {
+  const { kind, faults } = peer;
+  const body = async () => JSON.parse((await readBody(req, 64 * 1024)).toString() || 'null') as unknown;
+  if (path === '/__sim/config' && req.method === 'POST') {
+    const value = await body();
+    faults.behaviour = value === null ? null : parseFailure<F>(kind, value);
+    sendJson(res, 200, { behaviour: faults.behaviour });
+  } else if (path === '/__sim/config' && req.method === 'GET') {
+    sendJson(res, 200, { behaviour: faults.behaviour });
+  } else if (path === '/__sim/faults' && req.method === 'POST') {
+    faults.inject(parseFailure<F>(kind, await body()));
+    sendJson(res, 202, { queued: true });
+  } else if (path === '/__sim/reset' && req.method === 'POST' && peer.forget) {
+    peer.forget();
+    faults.clear();
+    sendJson(res, 200, { reset: true });
+  } else return false;
+  return true;
 }

@@ -9,7 +9,7 @@ import {
 } from 'node:crypto';
 import { FaultBox, type HttpFailure, parseFailure, readBody, type Scoped } from './faults.ts';
 import { applyHttpFailure } from './http-faults.ts';
-import { listenHttp, sendJson } from './http-peer.ts';
+import { handleSimAdmin, listenHttp, sendJson } from './http-peer.ts';
 
 export interface PushServiceOptions {
   host?: string;
@@ -209,17 +209,7 @@ export async function startPushService(options: PushServiceOptions = {}): Promis
         throw error;
       }
     }
-    if (path === '/__sim/config' && req.method === 'POST') {
-      const body = JSON.parse((await readBody(req, 64 * 1024)).toString() || 'null') as unknown;
-      faults.behaviour = body === null ? null : parseFailure<HttpFailure>('push', body);
-      return sendJson(res, 200, { behaviour: faults.behaviour });
-    }
-    if (path === '/__sim/faults' && req.method === 'POST') {
-      faults.inject(
-        parseFailure<HttpFailure>('push', JSON.parse((await readBody(req, 64 * 1024)).toString())),
-      );
-      return sendJson(res, 202, { queued: true });
-    }
+    if (await handleSimAdmin(req, res, path, { kind: 'push', faults })) return;
     if (path === '/__sim/subscriptions' && req.method === 'POST') return sendJson(res, 201, create());
     sendJson(res, 404, { error: 'not found' });
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { FaultBox, type HttpFailure, parseFailure, readBody, type Scoped } from './faults.ts';
 import { applyHttpFailure } from './http-faults.ts';
-import { listenHttp, sendJson } from './http-peer.ts';
+import { handleSimAdmin, listenHttp, sendJson } from './http-peer.ts';
 
 export type SmsFailure = Exclude<HttpFailure, { mode: 'gone' }>;
 
@@ -59,20 +59,10 @@ export async function startSmsProvider(options: SmsProviderOptions = {}): Promis
     }
     if (path === '/messages' && req.method === 'GET')
       return sendJson(res, 200, { messages: list(url.searchParams.get('to') ?? undefined) });
-    if (path === '/__sim/config' && req.method === 'POST') {
-      const body = JSON.parse((await readBody(req, 64 * 1024)).toString() || 'null') as unknown;
-      faults.behaviour = body === null ? null : parseFailure<SmsFailure>('sms', body);
-      return sendJson(res, 200, { behaviour: faults.behaviour });
-    }
-    if (path === '/__sim/faults' && req.method === 'POST') {
-      faults.inject(parseFailure<SmsFailure>('sms', JSON.parse((await readBody(req, 64 * 1024)).toString())));
-      return sendJson(res, 202, { queued: true });
-    }
-    if (path === '/__sim/reset' && req.method === 'POST') {
+    const forget = () => {
       store.length = 0;
-      faults.clear();
-      return sendJson(res, 200, { reset: true });
-    }
+    };
+    if (await handleSimAdmin(req, res, path, { kind: 'sms', faults, forget })) return;
     sendJson(res, 404, { error: 'not found' });
   });
   return {

@@ -1,8 +1,8 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { type AddressObject, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { FaultBox, parseFailure, readBody, type Scoped, type SmtpFailure, sleep } from './faults.ts';
-import { listenHttp, sendJson } from './http-peer.ts';
+import { FaultBox, parseFailure, type Scoped, type SmtpFailure, sleep } from './faults.ts';
+import { handleSimAdmin, listenHttp, sendJson } from './http-peer.ts';
 
 export interface SmtpSinkOptions {
   host?: string;
@@ -195,23 +195,10 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       const message = store.find((m) => m.id === one[1]);
       return message ? sendJson(res, 200, message) : sendJson(res, 404, { error: 'no such message' });
     }
-    if (path === '/__sim/config' && req.method === 'POST') {
-      const body = JSON.parse((await readBody(req, 64 * 1024)).toString() || 'null') as unknown;
-      faults.behaviour = body === null ? null : parseFailure<SmtpFailure>('smtp', body);
-      return sendJson(res, 200, { behaviour: faults.behaviour });
-    }
-    if (path === '/__sim/config') return sendJson(res, 200, { behaviour: faults.behaviour });
-    if (path === '/__sim/faults' && req.method === 'POST') {
-      faults.inject(
-        parseFailure<SmtpFailure>('smtp', JSON.parse((await readBody(req, 64 * 1024)).toString())),
-      );
-      return sendJson(res, 202, { queued: true });
-    }
-    if (path === '/__sim/reset' && req.method === 'POST') {
+    const forget = () => {
       store.length = 0;
-      faults.clear();
-      return sendJson(res, 200, { reset: true });
-    }
+    };
+    if (await handleSimAdmin(req, res, path, { kind: 'smtp', faults, forget })) return;
     sendJson(res, 404, { error: 'not found' });
   });
 
