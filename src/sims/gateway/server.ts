@@ -462,7 +462,8 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions): P
     const raw = await readBody(req);
     if (req.method !== 'POST') return send(res, 405, failureBody(1000, 'Use POST'), { allow: 'POST' });
     stats.handled[call]++;
-    const named = paymentIdIn(raw);
+    const body = parseApiBody(raw);
+    const named = body instanceof ApiFailure ? undefined : body.paymentId;
     const injected = takeFault(
       (f) => f.call === call && f.fault === 'error' && (f.paymentId === undefined || f.paymentId === named),
     );
@@ -470,16 +471,8 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions): P
       return send(res, injected.status, failureBody(injected.code, injected.message ?? 'Injected failure'));
     let answer: Answer;
     try {
-      if (raw === null) throw badBody(`The body is larger than ${BODY_LIMIT} bytes`);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        throw badBody('The body is not valid JSON');
-      }
-      if (typeof body !== 'object' || body === null || Array.isArray(body))
-        throw badBody('The body must be a JSON object');
-      answer = handlers[call](body as Json);
+      if (body instanceof ApiFailure) throw body;
+      answer = handlers[call](body);
     } catch (error) {
       if (!(error instanceof ApiFailure)) throw error;
       const headers: Record<string, string> = error.status === 429 ? { 'retry-after': '1' } : {};
@@ -494,16 +487,18 @@ export async function startGatewaySimulator(options: GatewaySimulatorOptions): P
     send(res, answer.status, answer.body);
   }
 
-  /** The `paymentId` a call's body names, for faults scoped to one payment (undefined when unreadable). */
-  function paymentIdIn(raw: string | null): string | undefined {
-    if (raw === null) return undefined;
+  /** The call's JSON object, or the failure to answer with; read once, before faults are matched on it. */
+  function parseApiBody(raw: string | null): Json | ApiFailure {
+    if (raw === null) return badBody(`The body is larger than ${BODY_LIMIT} bytes`);
+    let body: unknown;
     try {
-      const body: unknown = JSON.parse(raw);
-      const id = (body as { paymentId?: unknown } | null)?.paymentId;
-      return typeof id === 'string' ? id : undefined;
+      body = JSON.parse(raw);
     } catch {
-      return undefined;
+      return badBody('The body is not valid JSON');
     }
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return badBody('The body must be a JSON object');
+    return body as Json;
   }
 
   function randomLoss(call: ApiCall | 'submit'): Fault {
