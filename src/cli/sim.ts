@@ -29,6 +29,12 @@ boxoffice sim notify [--host H] [--smtp-port N] [--inbox-port N] [--sms-port N] 
 
 const NOTIFY_PORTS = { smtp: 2525, inbox: 8025, sms: 8091, push: 8092 } as const;
 
+/** Which options each simulator reads, so one meant for the other is refused rather than ignored. */
+const SIM_FLAGS: Record<'gateway' | 'notify', string[]> = {
+  gateway: ['port', 'host'],
+  notify: ['host', 'smtp-port', 'inbox-port', 'sms-port', 'push-port'],
+};
+
 export async function runSimCommand(config: Config, logger: Logger, args: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -40,6 +46,13 @@ export async function runSimCommand(config: Config, logger: Logger, args: string
   if ((kind !== 'gateway' && kind !== 'notify') || extra.length > 0)
     throw new UsageError(
       `sim: the simulators are: gateway, notify (got ${JSON.stringify(parsed.positionals.join(' '))})`,
+    );
+  const foreign = Object.keys(parsed.values).filter((flag) => !SIM_FLAGS[kind].includes(flag));
+  if (foreign.length > 0)
+    throw new UsageError(
+      `sim ${kind}: ${foreign.map((f) => `--${f}`).join(', ')} is not its option (it takes ${SIM_FLAGS[kind]
+        .map((f) => `--${f}`)
+        .join(', ')})`,
     );
   if (kind === 'notify') return runNotifyPeers(parsed.values);
   const options = simulatorOptionsFromConfig(config, logger);

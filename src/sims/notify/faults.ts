@@ -26,6 +26,9 @@ const MODES = {
   push: ['4xx', '5xx', '429', 'slow', 'cut', 'gone'],
 } as const;
 
+/** An hour, as the gateway simulator allows: a longer timer would overflow to 1 ms. */
+const MAX_DELAY_MS = 3_600_000;
+
 /** Checks a fault/behaviour failure posted over HTTP; throws FaultError naming the problem. */
 export function parseFailure<F>(kind: keyof typeof MODES, value: unknown): Scoped<F> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -33,8 +36,11 @@ export function parseFailure<F>(kind: keyof typeof MODES, value: unknown): Scope
   const v = value as Record<string, unknown>;
   if (!(MODES[kind] as readonly unknown[]).includes(v.mode))
     throw new FaultError(`mode must be one of ${MODES[kind].join(', ')}`);
-  if (v.mode === 'slow' && !(Number.isInteger(v.delayMs) && (v.delayMs as number) >= 0))
-    throw new FaultError('slow needs delayMs (an integer ≥ 0)');
+  if (
+    v.mode === 'slow' &&
+    !(Number.isInteger(v.delayMs) && (v.delayMs as number) >= 0 && (v.delayMs as number) <= MAX_DELAY_MS)
+  )
+    throw new FaultError(`slow needs delayMs (an integer from 0 to ${MAX_DELAY_MS})`);
   if (v.to !== undefined && typeof v.to !== 'string') throw new FaultError('to must be a string');
   for (const key of ['code', 'status', 'retryAfterSeconds'])
     if (v[key] !== undefined && !Number.isInteger(v[key])) throw new FaultError(`${key} must be an integer`);

@@ -386,10 +386,13 @@ describe('boxoffice sim notify', () => {
     expect((await run.exited).code).toBe(0);
   });
 
-  it('refuses a bad port with exit 2', async () => {
+  it('refuses a bad port, and an option of the gateway simulator, with exit 2', async () => {
     const bad = spawnNode(['sim', 'notify', '--sms-port', '70000'], {});
     expect((await bad.exited).code).toBe(2);
     expect(bad.output()).toContain('--sms-port must be an integer');
+    const foreign = spawnNode(['sim', 'notify', '--port', '9000'], {});
+    expect((await foreign.exited).code).toBe(2);
+    expect(foreign.output()).toContain('--port is not its option');
   });
 });
 
