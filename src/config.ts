@@ -3,6 +3,7 @@ import { catalogConfig } from './catalog/config.ts';
 import { dropsConfig } from './drops/config.ts';
 import { filesConfig } from './files/config.ts';
 import { identityConfig } from './identity/config.ts';
+import { notifyConfig } from './notify/config.ts';
 import { paymentsConfig } from './payments/config.ts';
 import {
   type ConfigOf,
@@ -34,6 +35,7 @@ export const configSections = [
   catalogConfig,
   filesConfig,
   ticketsConfig,
+  notifyConfig,
 ] as const;
 
 /** The one schema the environment is validated against at boot. */

@@ -3,6 +3,7 @@ import { catalogModule } from './catalog/index.ts';
 import { createDropsModule } from './drops/index.ts';
 import { filesModule } from './files/index.ts';
 import { identityModule } from './identity/index.ts';
+import { notifyModule } from './notify/index.ts';
 import { paymentsModule } from './payments/index.ts';
 import type { BoxofficeModule } from './platform/context.ts';
 import { ticketsModule } from './tickets/index.ts';
@@ -19,4 +20,5 @@ export const modules: BoxofficeModule[] = [
   createDropsModule(),
   filesModule,
   ticketsModule,
+  notifyModule,
 ];

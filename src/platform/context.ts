@@ -41,6 +41,11 @@ export interface BoxofficeModule {
   /** Background work of the API role, e.g. write batchers; `stop` must flush it. */
   start?: (platform: Platform) => Promise<{ stop(): Promise<void> }>;
   /**
+   * Long-running work of the `start` and `worker` roles beside jobs and consumers (e.g. the notify delivery
+   * workers); `stop` must let work in flight finish or hand it back.
+   */
+  background?: (platform: Platform) => Promise<{ stop(): Promise<void> }>;
+  /**
    * Generates this module's share of the data for `boxoffice seed` (and the first start's demo
    * data). Deterministic for `profile.seed`; safe to re-run (fills up to the profile, never
    * duplicates). Modules seed in registration order, so later ones may rely on earlier ones.

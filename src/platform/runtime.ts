@@ -143,6 +143,11 @@ async function startBackground(platform: Platform, modules: BoxofficeModule[], c
   for (const module of modules) for (const spec of module.consumers?.(platform) ?? []) outbox.subscribe(spec);
   await outbox.start();
   closers.push({ name: 'outbox', close: () => outbox.stop() });
+  for (const module of modules) {
+    if (!module.background) continue;
+    const started = await module.background(platform);
+    closers.push({ name: `module ${module.name} background`, close: () => started.stop() });
+  }
 
   if (config.EVENTS_NATS_URL) {
     // Every `start` and `worker` process runs one; the cursor's row lock lets one work at a time.

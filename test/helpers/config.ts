@@ -30,6 +30,11 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     DROPS_CONTEST_PORT: '0',
     // … and any free port for the in-process gateway simulator, never 8090.
     SIM_GATEWAY_PORT: '0',
+    // … and for the development notify peers, never 2525/8025/8091/8092.
+    SIM_NOTIFY_SMTP_PORT: '0',
+    SIM_NOTIFY_INBOX_PORT: '0',
+    SIM_NOTIFY_SMS_PORT: '0',
+    SIM_NOTIFY_PUSH_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     // A fixed key: tests never write DATA_DIR/master.key.
     MASTER_KEY: 'Ym94b2ZmaWNlLXRlc3QtbWFzdGVyLWtleS0wMTIzNDU=',
