@@ -1,5 +1,6 @@
 import type { BoxofficeModule } from '../platform/context.ts';
 import { runCampaigns } from './campaigns.ts';
+import { ensureDefaultTemplates } from './default-templates.ts';
 import { startDeliveryWorkers } from './engine/workers.ts';
 import { notifyEventsConsumer } from './events.ts';
 import { maintainPartitions } from './maintenance.ts';
@@ -60,6 +61,7 @@ export const notifyModule: BoxofficeModule = {
   async background(platform) {
     if (!platform.config.NOTIFY_ENABLED) return { stop: async () => {} };
     await maintainPartitions(platform);
+    await ensureDefaultTemplates(platform.db);
     return startDeliveryWorkers(platform);
   },
 };

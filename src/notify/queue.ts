@@ -20,6 +20,8 @@ export type NotificationKind = keyof typeof PRIORITY;
 export const TRANSACTIONAL = 'transactional';
 
 export interface NotificationInput {
+  /** An id taken from the sequence beforehand (the idempotency key row names it before it exists). */
+  id?: number;
   kind: NotificationKind;
   channel: Channel;
   category?: string;
@@ -75,9 +77,11 @@ export async function createNotification(sql: Queryable, input: NotificationInpu
   const category = input.category ?? TRANSACTIONAL;
   const [row] = await sql<{ id: string; created_on: string }[]>`
     insert into notify_notifications
-      (kind, channel, category, template_id, template_version, content, variables, content_id, source_id,
+      (id, kind, channel, category, template_id, template_version, content, variables, content_id, source_id,
        created_on, created_by)
-    values (${input.kind}, ${input.channel}, ${category}, ${input.templateId ?? null},
+    overriding system value
+    values (coalesce(${input.id ?? null}::bigint, nextval(pg_get_serial_sequence('notify_notifications', 'id'))),
+            ${input.kind}, ${input.channel}, ${category}, ${input.templateId ?? null},
             ${input.templateVersion ?? null}, ${input.content ? sql.json(input.content) : null},
             ${sql.json((input.variables ?? {}) as never)}, ${input.contentId ?? null}, ${input.sourceId ?? null},
             (now() at time zone 'UTC')::date, ${input.createdBy ?? null})
@@ -135,7 +139,7 @@ export async function enqueueDeliveries(
            ${PRIORITY[notification.kind]}, u.status, u.due, u.variables, u.country, u.zone, u.error,
            case when u.status = 'suppressed' then now() end
     from unnest(${userIds}::bigint[], ${addresses}::text[], ${keys}::text[], ${statuses}::text[],
-                ${due}::timestamptz[], ${variables}::jsonb[], ${countries}::text[], ${zones}::text[], ${errors}::text[])
+                ${due}::timestamptz[], ${variables}::text[]::jsonb[], ${countries}::text[], ${zones}::text[], ${errors}::text[])
          as u(user_id, address, key, status, due, variables, country, zone, error)
     on conflict (created_on, notification_id, recipient_key, channel) do nothing
     returning id::text, status, country, time_zone`;

@@ -1,0 +1,84 @@
+import webpush from 'web-push';
+import type { ChannelProvider, OutgoingMessage } from '../message.ts';
+import { retryAfterMs, SendFailure } from '../outcome.ts';
+import { isTransientStatus } from './sms.ts';
+
+/** Seconds a push service keeps an undelivered message (RFC 8030 TTL): a day. */
+const TTL_SECONDS = 86_400;
+
+/**
+ * Web Push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payloads (RFC 8291), to each subscription's own
+ * push service. `web-push` builds the request (encryption, VAPID JWT); it is sent with fetch, which also
+ * speaks plain HTTP to the development push service. 404/410 mean the subscription is gone.
+ */
+export class WebPushProvider implements ChannelProvider {
+  readonly channel = 'push' as const;
+  readonly name = 'web-push';
+
+  constructor(
+    private readonly vapid: { subject: string; publicKey: string; privateKey: string },
+    private readonly timeoutMs: number,
+  ) {}
+
+  async send(message: OutgoingMessage): Promise<{ providerMessageId: string | null }> {
+    const push = message.push;
+    if (!push) throw new SendFailure('permanent', 'not a push message', undefined, this.name);
+    const payload = JSON.stringify({
+      title: push.title,
+      body: push.body,
+      url: push.url,
+      id: message.reference,
+    });
+    let details: ReturnType<typeof webpush.generateRequestDetails>;
+    try {
+      details = webpush.generateRequestDetails(push.subscription, payload, {
+        vapidDetails: this.vapid,
+        TTL: TTL_SECONDS,
+        // RFC 8030 §5.4: a newer message with the same topic replaces an undelivered older one.
+        topic: message.reference.replace(/[^A-Za-z0-9_-]/g, '').slice(-32),
+      });
+    } catch (error) {
+      // Bad subscription keys: no push service will ever take it.
+      throw new SendFailure('permanent', `web-push: ${(error as Error).message}`, undefined, this.name);
+    }
+    let response: Response;
+    try {
+      response = await fetch(details.endpoint, {
+        method: details.method,
+        headers: details.headers as Record<string, string>,
+        body: details.body as Buffer,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new SendFailure(
+        'transient',
+        `${origin(details.endpoint)}: ${(error as Error).message}`,
+        undefined,
+        this.name,
+      );
+    }
+    const text = await response.text().catch(() => '');
+    if (response.ok) return { providerMessageId: response.headers.get('location') };
+    const detail = `${origin(details.endpoint)}: HTTP ${response.status} ${text.slice(0, 200)}`;
+    if (response.status === 404 || response.status === 410)
+      throw new SendFailure('gone', detail, undefined, this.name);
+    if (isTransientStatus(response.status))
+      throw new SendFailure(
+        'transient',
+        detail,
+        retryAfterMs(response.headers.get('retry-after')),
+        this.name,
+      );
+    throw new SendFailure('permanent', detail, undefined, this.name);
+  }
+
+  async close(): Promise<void> {}
+}
+
+function origin(endpoint: string): string {
+  try {
+    return new URL(endpoint).origin;
+  } catch {
+    return 'push service';
+  }
+}
