@@ -81,6 +81,8 @@ create table notify_notifications (
   check ((template_id is null) <> (content is null))
 );
 create index notify_notifications_source on notify_notifications (kind, source_id) where source_id is not null;
+-- One notification per platform event (source_id is the outbox event's id), however often it is handed over.
+create unique index notify_notifications_event on notify_notifications (source_id) where kind = 'event';
 
 -- The queue and the record: one row per notification, recipient and channel, partitioned by day (partitions
 -- are made ahead by the module; old ones are dropped after NOTIFY_RETENTION_DAYS). Claimed by leases.

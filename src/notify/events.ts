@@ -67,6 +67,10 @@ export function notifyEventsConsumer(platform: Platform): ConsumerSpec {
     topics: [...NOTIFY_TOPICS],
     batchSize: 100,
     handler: async (event: OutboxEvent, tx: Tx) => {
+      // At-least-once: an event handed over again (a cursor moved back, a replay) makes nothing new.
+      const [done] = await tx`
+        select 1 from notify_notifications where kind = 'event' and source_id = ${event.id}::bigint limit 1`;
+      if (done) return;
       const message = await messageFor(tx, event, baseUrl);
       if (!message) return;
       const version = await loadTemplateVersion(tx, message.templateId);
@@ -87,6 +91,7 @@ export function notifyEventsConsumer(platform: Platform): ConsumerSpec {
         templateVersion: version.version,
         variables: message.variables,
         contentId: `outbox:${event.id}`,
+        sourceId: Number(event.id),
       });
       await enqueueDeliveries(tx, notification, recipients, quietHours(platform));
     },

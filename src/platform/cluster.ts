@@ -222,6 +222,14 @@ async function prepareShared(
       env.SIM_GATEWAY_PORT = String(new URL(simulator.url).port);
       log.info({ url: simulator.url, role }, 'payments: gateway simulator running in the cluster primary');
     }
+    if (config.NOTIFY_ENABLED && role !== 'api' && (!config.SMTP_URL || !config.SMS_PROVIDER_URL)) {
+      // One set of development peers for every worker process (each would otherwise bind the same ports).
+      const { openProviders } = await import('../notify/engine/setup.ts');
+      const peers = await openProviders(config, log);
+      stops.push(() => peers.stop());
+      env.SMTP_URL = peers.urls.smtp.join(',');
+      env.SMS_PROVIDER_URL = peers.urls.sms.join(',');
+    }
     return { env, stop };
   } catch (error) {
     await stop();

@@ -21,9 +21,8 @@ import { openProviders, publicUrlOf } from './setup.ts';
 
 /** How often an idle lane looks for retries that came due (new work wakes it at once by NOTIFY). */
 const IDLE_POLL_MS = 500;
-/** Status changes are written together: after this many, or this long after the first. */
-const SETTLE_BATCH = 500;
-const SETTLE_DELAY_MS = 5;
+/** Most status changes written in one statement. */
+const SETTLE_BATCH = 1000;
 
 export interface EngineOptions {
   db: Sql;
@@ -38,39 +37,56 @@ export interface EngineOptions {
   retry: { baseMs: number; maxMs: number };
 }
 
-/** Collects outcomes and writes them a batch at a time, one write in flight. */
+/**
+ * Collects outcomes and writes them like a group commit: one write in flight, and the next one takes
+ * everything that arrived meanwhile (up to SETTLE_BATCH). Under load the batches grow instead of the queue
+ * of writes, so a status is never written later than one write after its send.
+ */
 class Settler {
-  private pending: Settled[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private pending: { settled: Settled; written: () => void }[] = [];
+  private writing: Promise<void> | undefined;
+  private idle: (() => void)[] = [];
 
   constructor(
     private readonly db: Sql,
     private readonly logger: Logger,
   ) {}
 
-  add(settled: Settled): void {
-    this.pending.push(settled);
-    if (this.pending.length >= SETTLE_BATCH) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), SETTLE_DELAY_MS);
+  /** Resolves once the outcome is written (or its write failed and was logged). */
+  add(settled: Settled): Promise<void> {
+    return new Promise((written) => {
+      this.pending.push({ settled, written });
+      if (!this.writing) this.writing = this.drain();
+    });
   }
 
-  flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return this.writing;
-    this.writing = this.writing.then(() =>
-      settle(this.db, batch).catch((error: unknown) => {
+  private async drain(): Promise<void> {
+    // One turn of the event loop first: the sends that finish together go in one write.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, SETTLE_BATCH);
+      try {
+        await settle(
+          this.db,
+          batch.map((b) => b.settled),
+        );
+      } catch (error) {
         // The leases run out and the deliveries are claimed again: sent ones may go twice (at-least-once).
         this.logger.error(
           { err: error, deliveries: batch.length },
           'notify: writing delivery statuses failed',
         );
-      }),
-    );
-    return this.writing;
+      }
+      for (const b of batch) b.written();
+    }
+    this.writing = undefined;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** Resolves once every outcome added so far is written. */
+  flush(): Promise<void> {
+    if (!this.writing) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 }
 
@@ -147,7 +163,9 @@ export class DeliveryEngine {
     metrics.settled(d.channel, provider, outcome.status);
     if (outcome.status !== 'sent' && outcome.status !== 'held')
       logger.debug({ delivery: d.id, channel: d.channel, outcome }, 'notify: delivery not sent');
-    this.settler.add({ delivery: d, outcome });
+    // The send slot is held until the status is written: a slow database slows the sending, and a crash
+    // can resend at most the slots' worth of deliveries that were sent but not yet recorded.
+    await this.settler.add({ delivery: d, outcome });
   }
 
   private failed(d: ClaimedDelivery, error: unknown): Outcome {
