@@ -21,13 +21,13 @@ export const SIM_HELP = `boxoffice sim gateway [--port N] [--host H]
 
 boxoffice sim notify [--host H] [--smtp-port N] [--inbox-port N] [--sms-port N] [--push-port N]
   Runs the notification peers for development and tests (docs/notify.md): an SMTP server that
-  keeps what it receives (default 2525) with its inbox over HTTP (GET /api/messages, default
-  8025), an SMS provider API (POST /messages, default 8091) and a Web Push service that checks
-  VAPID and decrypts RFC 8291 payloads (POST /push/{id}, default 8092). Each has failure modes:
+  keeps what it receives (SIM_NOTIFY_SMTP_PORT, 2525) with its inbox over HTTP (GET /api/messages,
+  SIM_NOTIFY_INBOX_PORT, 8025), an SMS provider API (POST /messages, SIM_NOTIFY_SMS_PORT, 8091)
+  and a Web Push service that checks VAPID and decrypts RFC 8291 payloads (POST /push/{id},
+  SIM_NOTIFY_PUSH_PORT, 8092), on SIM_NOTIFY_HOST (127.0.0.1). Point SMTP_URL and SMS_PROVIDER_URL
+  at them to use them from other processes. Each has failure modes:
   POST /__sim/config for a lasting one, POST /__sim/faults for a one-off. Messages live in memory.
 `;
-
-const NOTIFY_PORTS = { smtp: 2525, inbox: 8025, sms: 8091, push: 8092 } as const;
 
 /** Which options each simulator reads, so one meant for the other is refused rather than ignored. */
 const SIM_FLAGS: Record<'gateway' | 'notify', string[]> = {
@@ -54,7 +54,7 @@ export async function runSimCommand(config: Config, logger: Logger, args: string
         .map((f) => `--${f}`)
         .join(', ')})`,
     );
-  if (kind === 'notify') return runNotifyPeers(parsed.values);
+  if (kind === 'notify') return runNotifyPeers(config, parsed.values);
   const options = simulatorOptionsFromConfig(config, logger);
   if (parsed.values.port !== undefined) options.port = portOption('--port', parsed.values.port);
   if (parsed.values.host !== undefined) options.host = parsed.values.host;
@@ -68,16 +68,16 @@ export async function runSimCommand(config: Config, logger: Logger, args: string
   return 0;
 }
 
-async function runNotifyPeers(values: ReturnType<typeof parse>['values']): Promise<number> {
+async function runNotifyPeers(config: Config, values: ReturnType<typeof parse>['values']): Promise<number> {
   const port = (flag: string, value: string | undefined, fallback: number) =>
     value === undefined ? fallback : portOption(flag, value);
   const peers = await startNotifyPeers({
-    host: values.host ?? '127.0.0.1',
+    host: values.host ?? config.SIM_NOTIFY_HOST,
     ports: {
-      smtp: port('--smtp-port', values['smtp-port'], NOTIFY_PORTS.smtp),
-      inbox: port('--inbox-port', values['inbox-port'], NOTIFY_PORTS.inbox),
-      sms: port('--sms-port', values['sms-port'], NOTIFY_PORTS.sms),
-      push: port('--push-port', values['push-port'], NOTIFY_PORTS.push),
+      smtp: port('--smtp-port', values['smtp-port'], config.SIM_NOTIFY_SMTP_PORT),
+      inbox: port('--inbox-port', values['inbox-port'], config.SIM_NOTIFY_INBOX_PORT),
+      sms: port('--sms-port', values['sms-port'], config.SIM_NOTIFY_SMS_PORT),
+      push: port('--push-port', values['push-port'], config.SIM_NOTIFY_PUSH_PORT),
     },
   });
   process.stdout.write(

@@ -87,6 +87,7 @@ describe.skipIf(!redisUrl)('deploy/compose.yaml booted as local processes', () =
   const envOf = new Map<string, Record<string, string>>();
   const ports = new Map<string, { api: number; contest: number }>();
   let simPort: number;
+  let notifyPorts: { smtp: number; inbox: number; sms: number; push: number };
 
   beforeAll(async () => {
     db = await createTestDatabase({ empty: true });
@@ -99,6 +100,12 @@ describe.skipIf(!redisUrl)('deploy/compose.yaml booted as local processes', () =
     writeFileSync(join(secrets, 'merchant_password'), 'a-merchant-password-for-the-test\n');
     writeFileSync(join(secrets, 'payment_webhook_secret'), 'a-webhook-secret-for-the-test\n');
     simPort = await freePort();
+    notifyPorts = {
+      smtp: await freePort(),
+      inbox: await freePort(),
+      sms: await freePort(),
+      push: await freePort(),
+    };
     const shared = envFile(join(ROOT, 'deploy/boxoffice.env.example'));
     for (const [name, service] of Object.entries(compose.services)) {
       if (!service.env_file) continue;
@@ -112,6 +119,8 @@ describe.skipIf(!redisUrl)('deploy/compose.yaml booted as local processes', () =
           .replace(/(^|:)\/data\//, `$1${dir}/data/`)
           .replace(/^\/data$/, `${dir}/data`)
           .replace('gateway-sim:8090', `127.0.0.1:${simPort}`)
+          .replace('notify-sim:2525', `127.0.0.1:${notifyPorts.smtp}`)
+          .replace('notify-sim:8091', `127.0.0.1:${notifyPorts.sms}`)
           .replace('redis://redis:6379', redisUrl!)
           .replace('nats://nats:4222', natsUrl);
       }
@@ -124,6 +133,11 @@ describe.skipIf(!redisUrl)('deploy/compose.yaml booted as local processes', () =
         DROPS_CONTEST_PORT: String(api.contest),
         SIM_GATEWAY_HOST: '127.0.0.1',
         SIM_GATEWAY_PORT: String(simPort),
+        SIM_NOTIFY_HOST: '127.0.0.1',
+        SIM_NOTIFY_SMTP_PORT: String(notifyPorts.smtp),
+        SIM_NOTIFY_INBOX_PORT: String(notifyPorts.inbox),
+        SIM_NOTIFY_SMS_PORT: String(notifyPorts.sms),
+        SIM_NOTIFY_PUSH_PORT: String(notifyPorts.push),
         BOXOFFICE_HOME: ROOT,
         PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
         HOME: process.env.HOME ?? '/tmp',
@@ -170,7 +184,8 @@ describe.skipIf(!redisUrl)('deploy/compose.yaml booted as local processes', () =
         arg
           .replace('/app/', `${ROOT}/`)
           .replace('127.0.0.1:8000', `127.0.0.1:${api}`)
-          .replace('127.0.0.1:8090', `127.0.0.1:${simPort}`),
+          .replace('127.0.0.1:8090', `127.0.0.1:${simPort}`)
+          .replace('127.0.0.1:8091', `127.0.0.1:${notifyPorts.sms}`),
       );
     const until = Date.now() + deadlineMs;
     for (;;) {
@@ -196,9 +211,10 @@ describe.skipIf(!redisUrl)('deploy/compose.yaml booted as local processes', () =
     expect(tables?.applied).toBeGreaterThan(10);
   }, 60_000);
 
-  it('gateway-sim, api-1, api-2 and worker start in production mode and pass their healthchecks', async () => {
+  it('gateway-sim, notify-sim, api-1, api-2 and worker start in production mode and pass their healthchecks', async () => {
     start('gateway-sim');
-    await untilHealthy('gateway-sim');
+    start('notify-sim');
+    await Promise.all([untilHealthy('gateway-sim'), untilHealthy('notify-sim')]);
     for (const name of ['api-1', 'api-2', 'worker']) start(name);
     await Promise.all(['api-1', 'api-2', 'worker'].map((name) => untilHealthy(name)));
     // Production: the demo-only reset endpoint is off, and no demo data was seeded.
@@ -210,12 +226,12 @@ describe.skipIf(!redisUrl)('deploy/compose.yaml booted as local processes', () =
   }, 90_000);
 
   it('SIGTERM stops every process with exit code 0', async () => {
-    const names = ['api-1', 'api-2', 'worker', 'gateway-sim'];
+    const names = ['api-1', 'api-2', 'worker', 'gateway-sim', 'notify-sim'];
     for (const name of names) running.get(name)!.child.kill('SIGTERM');
     const codes = await Promise.all(names.map((name) => running.get(name)!.exited));
     expect(
       Object.fromEntries(names.map((name, i) => [name, codes[i]])),
       names.map((n) => running.get(n)!.output()).join('\n'),
-    ).toEqual({ 'api-1': 0, 'api-2': 0, worker: 0, 'gateway-sim': 0 });
+    ).toEqual({ 'api-1': 0, 'api-2': 0, worker: 0, 'gateway-sim': 0, 'notify-sim': 0 });
   }, 60_000);
 });

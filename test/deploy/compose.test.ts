@@ -60,14 +60,15 @@ describe('deploy/compose.yaml', () => {
   });
 
   it('the api and worker services start after migrate succeeded and their dependencies are healthy', () => {
-    for (const name of ['api-1', 'api-2', 'worker']) {
-      expect(services[name]!.depends_on, name).toEqual({
-        migrate: { condition: 'service_completed_successfully' },
-        postgres: { condition: 'service_healthy' },
-        redis: { condition: 'service_healthy' },
-        nats: { condition: 'service_healthy' },
-      });
-    }
+    const common = {
+      migrate: { condition: 'service_completed_successfully' },
+      postgres: { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+      nats: { condition: 'service_healthy' },
+    };
+    for (const name of ['api-1', 'api-2']) expect(services[name]!.depends_on, name).toEqual(common);
+    // The worker sends notifications: it waits for the (demo) notification peers too.
+    expect(services.worker!.depends_on).toEqual({ ...common, 'notify-sim': { condition: 'service_healthy' } });
     expect(services.migrate!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
     expect(services.lb!.depends_on).toEqual({
       'api-1': { condition: 'service_healthy' },

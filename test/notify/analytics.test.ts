@@ -1,14 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityModule } from '../../src/identity/index.ts';
 import { analyticsRange, histogramQuantiles } from '../../src/notify/analytics.ts';
-import { notifyModule } from '../../src/notify/index.ts';
 import { bucketSeconds, recordStatuses, type StatusCount } from '../../src/notify/stats.ts';
-import { type Running, runRole } from '../../src/platform/runtime.ts';
-import { testConfig } from '../helpers/config.ts';
+import type { Running } from '../../src/platform/runtime.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createAccount, tokenFor } from '../identity/tokens/harness.ts';
+import { startNotifyApi } from './harness.ts';
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
@@ -54,12 +51,7 @@ describe('GET /api/notify/analytics', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    running = await runRole(
-      'api',
-      testConfig({ DATABASE_URL: db.url }),
-      pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-      [identityModule, notifyModule],
-    );
+    running = await startNotifyApi(db);
     app = running.app!;
     const account = await createAccount(db, 'USER', {
       rateLimit: { perMinute: 1_000_000, burst: 1_000_000 },

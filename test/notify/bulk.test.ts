@@ -1,17 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityModule } from '../../src/identity/index.ts';
 import { fanOutBatch, runCampaigns } from '../../src/notify/campaigns.ts';
-import { notifyModule } from '../../src/notify/index.ts';
-import { forgetPartitions } from '../../src/notify/queue.ts';
-import { type Running, runRole } from '../../src/platform/runtime.ts';
-import { testConfig } from '../helpers/config.ts';
+import type { Running } from '../../src/platform/runtime.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { spawnNode } from '../helpers/process.ts';
 import { type Browser, makeStaff, signIn } from '../identity/staff/harness.ts';
 import { createAccount, tokenFor } from '../identity/tokens/harness.ts';
+import { startNotifyApi } from './harness.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/fanout-crash.ts', import.meta.url));
 
@@ -64,14 +60,8 @@ async function deliveriesOf(campaignId: number) {
 }
 
 beforeAll(async () => {
-  forgetPartitions();
   db = await createTestDatabase();
-  running = await runRole(
-    'api',
-    testConfig({ DATABASE_URL: db.url }),
-    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    [identityModule, notifyModule],
-  );
+  running = await startNotifyApi(db);
   app = running.app!;
   const account = await createAccount(db, 'ADMIN', { rateLimit: { perMinute: 1_000_000, burst: 1_000_000 } });
   admin = `Bearer ${await tokenFor(app, account)}`;

@@ -1,14 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityModule } from '../../src/identity/index.ts';
-import { notifyModule } from '../../src/notify/index.ts';
-import { forgetPartitions } from '../../src/notify/queue.ts';
 import { estimateSegment, parseSegment, segmentUserIds } from '../../src/notify/segments.ts';
-import { type Running, runRole } from '../../src/platform/runtime.ts';
-import { testConfig } from '../helpers/config.ts';
+import type { Running } from '../../src/platform/runtime.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createAccount, tokenFor } from '../identity/tokens/harness.ts';
+import { startNotifyApi } from './harness.ts';
 
 let db: TestDatabase;
 let running: Running;
@@ -29,14 +25,8 @@ async function addUser(
 }
 
 beforeAll(async () => {
-  forgetPartitions();
   db = await createTestDatabase();
-  running = await runRole(
-    'api',
-    testConfig({ DATABASE_URL: db.url }),
-    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    [identityModule, notifyModule],
-  );
+  running = await startNotifyApi(db);
   app = running.app!;
   for (const role of ['ADMIN', 'USER', 'READONLY'] as const) {
     const account = await createAccount(db, role, { rateLimit: { perMinute: 1_000_000, burst: 1_000_000 } });

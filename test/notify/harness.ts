@@ -29,6 +29,20 @@ export interface NotifyServer {
   stop(): Promise<void>;
 }
 
+/** The `api` role with identity and notify: routes only, nothing is sent (no delivery workers). */
+export async function startNotifyApi(
+  db: TestDatabase,
+  overrides: Record<string, string> = {},
+): Promise<Running> {
+  forgetPartitions();
+  return runRole(
+    'api',
+    testConfig({ DATABASE_URL: db.url, ...overrides }),
+    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    [identityModule, notifyModule],
+  );
+}
+
 /** The `start` role (API, delivery workers, consumers, jobs) with identity and notify, over the peers. */
 export async function startNotifyServer(
   db: TestDatabase,

@@ -1,8 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityModule } from '../../src/identity/index.ts';
-import { notifyModule } from '../../src/notify/index.ts';
 import {
   createSchedule,
   runDueSchedules,
@@ -10,14 +7,14 @@ import {
   updateSchedule,
 } from '../../src/notify/schedules.ts';
 import type { Platform } from '../../src/platform/context.ts';
-import { type Running, runRole } from '../../src/platform/runtime.ts';
-import { testConfig } from '../helpers/config.ts';
+import type { Running } from '../../src/platform/runtime.ts';
 import {
   createAccount,
   createTestDatabase,
   type TestDatabase,
   tokenFor,
 } from '../identity/tokens/harness.ts';
+import { startNotifyApi } from './harness.ts';
 
 let db: TestDatabase;
 let running: Running;
@@ -31,12 +28,7 @@ const at = (text: string) => new Date(text);
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  running = await runRole(
-    'api',
-    testConfig({ DATABASE_URL: db.url }),
-    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    [identityModule, notifyModule],
-  );
+  running = await startNotifyApi(db);
   platform = running.platform;
   app = running.app!;
   const bearer = async (role: 'ADMIN' | 'READONLY') =>

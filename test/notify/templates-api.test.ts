@@ -1,11 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityModule } from '../../src/identity/index.ts';
-import { notifyModule } from '../../src/notify/index.ts';
 import type { Queryable } from '../../src/platform/db/client.ts';
-import { type Running, runRole } from '../../src/platform/runtime.ts';
-import { testConfig } from '../helpers/config.ts';
+import type { Running } from '../../src/platform/runtime.ts';
 import { makeStaff, signIn } from '../identity/staff/harness.ts';
 import {
   createAccount,
@@ -13,6 +9,7 @@ import {
   type TestDatabase,
   tokenFor,
 } from '../identity/tokens/harness.ts';
+import { startNotifyApi } from './harness.ts';
 
 let db: TestDatabase;
 let running: Running;
@@ -28,12 +25,7 @@ async function bearer(role: 'ADMIN' | 'USER' | 'READONLY') {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  running = await runRole(
-    'api',
-    testConfig({ DATABASE_URL: db.url }),
-    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    [identityModule, notifyModule],
-  );
+  running = await startNotifyApi(db);
   app = running.app!;
   admin = await bearer('ADMIN');
   readonly = await bearer('READONLY');

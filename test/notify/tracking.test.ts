@@ -1,16 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityModule } from '../../src/identity/index.ts';
-import { notifyModule } from '../../src/notify/index.ts';
-import { forgetPartitions, recipientsForUsers } from '../../src/notify/queue.ts';
+import { recipientsForUsers } from '../../src/notify/queue.ts';
 import { notifyKeys } from '../../src/notify/secrets.ts';
 import { signToken, trackEmail, verifyToken } from '../../src/notify/tracking.ts';
 import { signCallback } from '../../src/notify/tracking-events.ts';
 import type { Platform } from '../../src/platform/context.ts';
-import { type Running, runRole } from '../../src/platform/runtime.ts';
-import { testConfig } from '../helpers/config.ts';
+import type { Running } from '../../src/platform/runtime.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startNotifyApi } from './harness.ts';
 
 const KEY = Buffer.alloc(32, 7);
 const BASE = 'https://mail.example';
@@ -127,13 +124,7 @@ describe('tracking routes', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    forgetPartitions();
-    running = await runRole(
-      'api',
-      testConfig({ DATABASE_URL: db.url }),
-      pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-      [identityModule, notifyModule],
-    );
+    running = await startNotifyApi(db);
     app = running.app!;
     platform = running.platform;
     key = (await notifyKeys(platform.config)).tracking;
