@@ -49,8 +49,8 @@ try {
     from generate_series(0, ${rows - 1}) as i
     on conflict do nothing`;
   await sql`
-    insert into notify_open_latency (day, channel, country, bucket, count)
-    select date '2026-01-01' + d, c, 'C' || k, b, 1 + (d + b) % 13
+    insert into notify_open_latency (day, channel, country, time_zone, bucket, count)
+    select date '2026-01-01' + d, c, 'C' || k, 'Zone/' || (k % 5), b, 1 + (d + b) % 13
     from generate_series(0, 365) d, unnest(array['email', 'push', 'sms']) c, generate_series(0, 9) k,
          generate_series(10, 40, 3) b`;
   await sql`analyze`;

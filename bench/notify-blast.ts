@@ -8,7 +8,6 @@ import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import postgres from 'postgres';
 import webpush from 'web-push';
-import { type NotifyPeers, startNotifyPeers } from '../src/sims/notify/index.ts';
 import { snapshot, TICKS_PER_SECOND } from './lib/cpu.ts';
 import { freePort } from './lib/server.ts';
 
@@ -44,7 +43,55 @@ if (!ADMIN_URL) {
 }
 const log = (message: string) => process.stderr.write(`[notify-blast] ${message}\n`);
 
-const peers: NotifyPeers = await startNotifyPeers();
+// The peers run as their own process (`boxoffice sim notify`), so the CPU split shows what they cost.
+const peerPorts = {
+  smtp: await freePort(),
+  inbox: await freePort(),
+  sms: await freePort(),
+  push: await freePort(),
+};
+const peersProcess = spawn(
+  process.execPath,
+  [
+    'bin/boxoffice.js',
+    'sim',
+    'notify',
+    '--smtp-port',
+    String(peerPorts.smtp),
+    '--inbox-port',
+    String(peerPorts.inbox),
+    '--sms-port',
+    String(peerPorts.sms),
+    '--push-port',
+    String(peerPorts.push),
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } },
+);
+const peers = {
+  smtpUrl: `smtp://127.0.0.1:${peerPorts.smtp}`,
+  smsUrl: `http://127.0.0.1:${peerPorts.sms}`,
+  pushUrl: `http://127.0.0.1:${peerPorts.push}`,
+  inboxUrl: `http://127.0.0.1:${peerPorts.inbox}`,
+};
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${peers.smsUrl}/__sim/config`)).ok) break;
+  } catch {}
+  if (i > 100) throw new Error('the notify peers did not start');
+  await sleep(100);
+}
+async function newSubscription(): Promise<{ endpoint: string; keys: { p256dh: string; auth: string } }> {
+  const response = await fetch(`${peers.pushUrl}/__sim/subscriptions`, { method: 'POST' });
+  return (await response.json()) as { endpoint: string; keys: { p256dh: string; auth: string } };
+}
+async function clearPeers() {
+  await Promise.all(
+    [peers.smsUrl, peers.pushUrl].map((url) =>
+      fetch(`${url}/__sim/reset`, { method: 'POST' }).then((r) => r.arrayBuffer()),
+    ),
+  );
+  await fetch(`${peers.inboxUrl}/api/messages`, { method: 'DELETE' }).then((r) => r.arrayBuffer());
+}
 const work = await mkdtemp(join(tmpdir(), 'notify-blast-'));
 const dbName = `boxoffice_bench_notify_${randomBytes(4).toString('hex')}`;
 const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
@@ -61,7 +108,7 @@ async function cleanup() {
   await sql.end({ timeout: 5 });
   await admin.unsafe(`drop database if exists ${dbName} with (force)`);
   await admin.end();
-  await peers.stop();
+  peersProcess.kill('SIGTERM');
   await rm(work, { recursive: true, force: true });
 }
 
@@ -114,10 +161,14 @@ try {
   // Push subscriptions with real keys, made by the push service as a browser would (one per push user).
   const firstPush = counts.email + counts.sms + 1;
   for (let from = firstPush; from <= RECIPIENTS; from += 5000) {
+    const ids = Array.from({ length: Math.min(5000, RECIPIENTS + 1 - from) }, (_, k) => from + k);
     const rows = [];
-    for (let id = from; id < Math.min(from + 5000, RECIPIENTS + 1); id++) {
-      const s = peers.push.createSubscription();
-      rows.push({ user_id: id, endpoint: s.endpoint, p256dh: s.keys.p256dh, auth: s.keys.auth });
+    for (let k = 0; k < ids.length; k += 50) {
+      const made = await Promise.all(
+        ids.slice(k, k + 50).map(async (id) => ({ id, s: await newSubscription() })),
+      );
+      for (const { id, s } of made)
+        rows.push({ user_id: id, endpoint: s.endpoint, p256dh: s.keys.p256dh, auth: s.keys.auth });
     }
     await sql`insert into notify_push_subscriptions ${sql(rows)}`;
   }
@@ -169,7 +220,7 @@ try {
     port: Number(new URL(peers.smtpUrl).port),
     secure: false,
   });
-  const sub = peers.push.createSubscription();
+  const sub = await newSubscription();
   const vapid = webpush.generateVAPIDKeys();
   const ceilingCpu0 = snapshot();
   const ceiling = {
@@ -208,9 +259,7 @@ try {
   };
   const ceilingCpu1 = snapshot();
   transport.close();
-  peers.smtp.clear();
-  peers.sms.clear();
-  peers.push.clear();
+  await clearPeers();
   // The mix's ceiling: the time a bare sender needs for this run's shares, one channel after the other.
   const ceilingMixPerSecond =
     RECIPIENTS / (counts.email / ceiling.email + counts.sms / ceiling.sms + counts.push / ceiling.push);
@@ -365,27 +414,25 @@ try {
 
   // CPU split of the blast: the platform's node processes, PostgreSQL, this process (peers + driver).
   const platformPids = new Set(children.map((c) => c.pid));
-  const cpuSeconds = { platform: 0, postgres: 0, peers: 0, other: 0 };
+  const cpuSeconds = { platform: 0, postgres: 0, peers: 0, driver: 0, other: 0 };
   if (cpu0 && cpu1) {
     for (const [pid, { comm, ticks }] of cpu1.processes) {
       const used = (ticks - (cpu0.processes.get(pid)?.ticks ?? 0)) / TICKS_PER_SECOND;
-      if (pid === process.pid) cpuSeconds.peers += used;
+      if (pid === process.pid) cpuSeconds.driver += used;
+      else if (pid === peersProcess.pid) cpuSeconds.peers += used;
       else if (platformPids.has(pid)) cpuSeconds.platform += used;
       else if (comm === 'postgres') cpuSeconds.postgres += used;
       else cpuSeconds.other += used;
     }
   }
   const pct = (s: number) => Math.round((s / seconds) * 100);
-  const ceilingPeersPct =
-    ceilingCpu0 && ceilingCpu1
-      ? Math.round(
-          (((ceilingCpu1.processes.get(process.pid)?.ticks ?? 0) -
-            (ceilingCpu0.processes.get(process.pid)?.ticks ?? 0)) /
-            TICKS_PER_SECOND /
-            CEILING_SECONDS) *
-            100,
-        )
-      : null;
+  const ticksOf = (pid: number | undefined) =>
+    ceilingCpu0 && ceilingCpu1 && pid !== undefined
+      ? ((ceilingCpu1.processes.get(pid)?.ticks ?? 0) - (ceilingCpu0.processes.get(pid)?.ticks ?? 0)) /
+        TICKS_PER_SECOND
+      : 0;
+  const ceilingPeersPct = Math.round((ticksOf(peersProcess.pid) / CEILING_SECONDS) * 100);
+  const ceilingDriverPct = Math.round((ticksOf(process.pid) / CEILING_SECONDS) * 100);
   const result = {
     scenario: 'notify-blast',
     time: new Date(started).toISOString(),
@@ -426,12 +473,14 @@ try {
       perSecond: Object.fromEntries(Object.entries(ceiling).map(([k, v]) => [k, Math.round(v)])),
       mixPerMinute: Math.round(ceilingMixPerSecond * 60),
       peersCpuPercent: ceilingPeersPct,
+      driverCpuPercent: ceilingDriverPct,
     },
     ratio: Math.round((perMinute / (ceilingMixPerSecond * 60)) * 1000) / 1000,
     cpuPercentOfOneCore: {
       platform: pct(cpuSeconds.platform),
       postgres: pct(cpuSeconds.postgres),
-      peersAndDriver: pct(cpuSeconds.peers),
+      peers: pct(cpuSeconds.peers),
+      driver: pct(cpuSeconds.driver),
       other: pct(cpuSeconds.other),
     },
   };
@@ -439,7 +488,7 @@ try {
   log(
     `${RECIPIENTS} deliveries in ${seconds.toFixed(1)} s = ${Math.round(perMinute)}/min (steady ${Math.round(steadyPerMinute)}/min), ` +
       `ratio to the peers' ceiling ${result.ratio}; instant p95 ${result.instant.p95ms} ms (${instantMs.length} sent); ` +
-      `CPU platform ${result.cpuPercentOfOneCore.platform}% postgres ${result.cpuPercentOfOneCore.postgres}% peers+driver ${result.cpuPercentOfOneCore.peersAndDriver}%`,
+      `CPU platform ${result.cpuPercentOfOneCore.platform}% postgres ${result.cpuPercentOfOneCore.postgres}% peers ${result.cpuPercentOfOneCore.peers}% driver ${result.cpuPercentOfOneCore.driver}%`,
   );
 } finally {
   await cleanup();

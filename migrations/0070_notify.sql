@@ -232,7 +232,8 @@ create table notify_open_latency (
   day date not null,
   channel text not null,
   country text not null default '',
+  time_zone text not null default '',
   bucket smallint not null,
   count bigint not null default 0,
-  primary key (day, channel, country, bucket)
+  primary key (day, channel, country, time_zone, bucket)
 );

@@ -111,8 +111,7 @@ export async function notifyAnalytics(sql: Queryable, query: AnalyticsQuery): Pr
     where day between ${query.from}::date and ${query.to}::date
       and (${channel}::text is null or channel = ${channel}::text)
     group by 1, 2`;
-  // The latency histogram has no time zone: per zone there is only the total's time to open.
-  const latencyKey = query.groupBy === 'time_zone' ? sql`null::text` : keyOf;
+  const latencyKey = keyOf;
   const latenciesQuery = sql<{ key: string | null; bucket: number; n: string }[]>`
     select ${latencyKey} as key, bucket, sum(count)::text as n
     from notify_open_latency
@@ -151,7 +150,7 @@ export async function notifyAnalytics(sql: Queryable, query: AnalyticsQuery): Pr
     channel,
     groups: keys.map((key) => ({
       key,
-      ...numbers(groups.get(key)!, query.groupBy === 'time_zone' ? null : (groupLatency.get(key) ?? null)),
+      ...numbers(groups.get(key)!, groupLatency.get(key) ?? null),
     })),
     totals: numbers(totals, totalLatency),
   };

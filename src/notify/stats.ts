@@ -31,7 +31,7 @@ export function bucketSeconds(bucket: number): number {
 export async function recordStatuses(sql: Queryable, changes: readonly StatusCount[]): Promise<void> {
   if (changes.length === 0) return;
   const counts = new Map<string, { row: [string, string, string, string, string]; n: number }>();
-  const latencies = new Map<string, { row: [string, string, string, number]; n: number }>();
+  const latencies = new Map<string, { row: [string, string, string, string, number]; n: number }>();
   for (const c of changes) {
     const row: [string, string, string, string, string] = [
       c.day,
@@ -46,7 +46,13 @@ export async function recordStatuses(sql: Queryable, changes: readonly StatusCou
     else counts.set(key, { row, n: 1 });
     if (c.status === 'opened' && c.openSeconds !== undefined) {
       const bucket = latencyBucket(c.openSeconds);
-      const lrow: [string, string, string, number] = [c.day, c.channel, c.country ?? '', bucket];
+      const lrow: [string, string, string, string, number] = [
+        c.day,
+        c.channel,
+        c.country ?? '',
+        c.timeZone ?? '',
+        bucket,
+      ];
       const lkey = lrow.join('\u0000');
       const lfound = latencies.get(lkey);
       if (lfound) lfound.n++;
@@ -65,9 +71,10 @@ export async function recordStatuses(sql: Queryable, changes: readonly StatusCou
   if (latencies.size === 0) return;
   const lrows = [...latencies.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
   await sql`
-    insert into notify_open_latency (day, channel, country, bucket, count)
+    insert into notify_open_latency (day, channel, country, time_zone, bucket, count)
     select * from unnest(${lrows.map((r) => r.row[0])}::date[], ${lrows.map((r) => r.row[1])}::text[],
-                         ${lrows.map((r) => r.row[2])}::text[], ${lrows.map((r) => r.row[3])}::smallint[],
-                         ${lrows.map((r) => r.n)}::bigint[])
-    on conflict (day, channel, country, bucket) do update set count = notify_open_latency.count + excluded.count`;
+                         ${lrows.map((r) => r.row[2])}::text[], ${lrows.map((r) => r.row[3])}::text[],
+                         ${lrows.map((r) => r.row[4])}::smallint[], ${lrows.map((r) => r.n)}::bigint[])
+    on conflict (day, channel, country, time_zone, bucket)
+    do update set count = notify_open_latency.count + excluded.count`;
 }
