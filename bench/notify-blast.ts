@@ -5,9 +5,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import nodemailer from 'nodemailer';
 import postgres from 'postgres';
-import webpush from 'web-push';
 import { snapshot, TICKS_PER_SECOND } from './lib/cpu.ts';
 import { freePort } from './lib/server.ts';
 
@@ -35,7 +33,8 @@ const INSTANT_RATE = Number(values['instant-rate']);
 const WORKERS = Number(values.workers);
 const CEILING_SECONDS = Number(values['ceiling-seconds']);
 const CONCURRENCY = Number(values.concurrency);
-const [emailShare, smsShare, pushShare] = values.split.split(',').map(Number) as [number, number, number];
+// Push gets what email and SMS leave.
+const [emailShare, smsShare] = values.split.split(',').map(Number) as [number, number];
 const ADMIN_URL = process.env.DATABASE_URL;
 if (!ADMIN_URL) {
   console.error('notify-blast: set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
@@ -212,53 +211,50 @@ try {
     return done / seconds;
   }
   const ceilingSeconds = CEILING_SECONDS / 3;
-  const transport = nodemailer.createTransport({
-    pool: true,
-    maxConnections: Math.max(1, Math.min(32, Math.ceil(CONCURRENCY / 8))),
-    maxMessages: Number.POSITIVE_INFINITY,
-    host: new URL(peers.smtpUrl).hostname,
-    port: Number(new URL(peers.smtpUrl).port),
-    secure: false,
-  });
   const sub = await newSubscription();
-  const vapid = webpush.generateVAPIDKeys();
-  const ceilingCpu0 = snapshot();
-  const ceiling = {
-    email: await forSeconds(ceilingSeconds, async (i) => {
-      await transport.sendMail({
-        from: 'b@bench.test',
-        to: `c${i}@bench.test`,
-        subject: 'Hi',
-        html: '<p>Hi</p>',
-        text: 'Hi',
-      });
-    }),
-    sms: await forSeconds(ceilingSeconds, async (i) => {
-      const r = await fetch(`${peers.smsUrl}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ to: `+7800${String(i).padStart(7, '0')}`, text: 'Hi' }),
-      });
-      await r.arrayBuffer();
-    }),
-    push: await forSeconds(ceilingSeconds, async () => {
-      const d = webpush.generateRequestDetails(sub, '{"title":"Hi"}', {
-        vapidDetails: {
-          subject: 'mailto:b@bench.test',
-          publicKey: vapid.publicKey,
-          privateKey: vapid.privateKey,
-        },
-      });
-      const r = await fetch(d.endpoint, {
-        method: d.method,
-        headers: d.headers as Record<string, string>,
-        body: d.body as Buffer,
-      });
-      await r.arrayBuffer();
-    }),
+  // As many bare senders at once as the platform has worker processes, each with the workers' concurrency.
+  const bare = async (channel: 'email' | 'sms' | 'push'): Promise<number> => {
+    const runs = Array.from(
+      { length: WORKERS },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            [
+              '--import',
+              'tsx',
+              'bench/notify-ceiling.ts',
+              '--channel',
+              channel,
+              '--seconds',
+              String(ceilingSeconds),
+              '--concurrency',
+              String(CONCURRENCY),
+              '--smtp',
+              peers.smtpUrl,
+              '--sms',
+              `${peers.smsUrl}/messages`,
+              '--subscription',
+              JSON.stringify(sub),
+            ],
+            { stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          let out = '';
+          child.stdout!.on('data', (chunk) => {
+            out += chunk;
+          });
+          child.on('exit', (code) =>
+            code === 0
+              ? resolve((JSON.parse(out) as { perSecond: number }).perSecond)
+              : reject(new Error(`ceiling ${channel} exited ${code}`)),
+          );
+        }),
+    );
+    return (await Promise.all(runs)).reduce((a, b) => a + b, 0);
   };
+  const ceilingCpu0 = snapshot();
+  const ceiling = { email: await bare('email'), sms: await bare('sms'), push: await bare('push') };
   const ceilingCpu1 = snapshot();
-  transport.close();
   await clearPeers();
   // The mix's ceiling: the time a bare sender needs for this run's shares, one channel after the other.
   const ceilingMixPerSecond =
@@ -432,7 +428,11 @@ try {
         TICKS_PER_SECOND
       : 0;
   const ceilingPeersPct = Math.round((ticksOf(peersProcess.pid) / CEILING_SECONDS) * 100);
-  const ceilingDriverPct = Math.round((ticksOf(process.pid) / CEILING_SECONDS) * 100);
+  // The bare senders are this process's children: their CPU is in the runner's reaped-children ticks.
+  const ceilingDriverPct =
+    ceilingCpu0 && ceilingCpu1
+      ? Math.round(((ceilingCpu1.runner - ceilingCpu0.runner) / TICKS_PER_SECOND / CEILING_SECONDS) * 100)
+      : 0;
   const result = {
     scenario: 'notify-blast',
     time: new Date(started).toISOString(),

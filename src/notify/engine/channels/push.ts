@@ -5,6 +5,8 @@ import { isTransientStatus } from './sms.ts';
 
 /** Seconds a push service keeps an undelivered message (RFC 8030 TTL): a day. */
 const TTL_SECONDS = 86_400;
+/** A VAPID token is signed per push service and reused for 12 h (RFC 8292 allows up to 24 h). */
+const VAPID_LIFETIME_SECONDS = 12 * 3600;
 
 /**
  * Web Push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payloads (RFC 8291), to each subscription's own
@@ -15,10 +17,32 @@ export class WebPushProvider implements ChannelProvider {
   readonly channel = 'push' as const;
   readonly name = 'web-push';
 
+  /** The Authorization header per push service origin: an ES256 signature per push would cost more than the push. */
+  private readonly tokens = new Map<string, { authorization: string; renewAt: number }>();
+
   constructor(
     private readonly vapid: { subject: string; publicKey: string; privateKey: string },
     private readonly timeoutMs: number,
   ) {}
+
+  private authorization(endpoint: string): string {
+    const audience = new URL(endpoint).origin;
+    const now = Math.floor(Date.now() / 1000);
+    const cached = this.tokens.get(audience);
+    if (cached && cached.renewAt > now) return cached.authorization;
+    const headers = webpush.getVapidHeaders(
+      audience,
+      this.vapid.subject,
+      this.vapid.publicKey,
+      this.vapid.privateKey,
+      'aes128gcm',
+      now + VAPID_LIFETIME_SECONDS,
+    );
+    const authorization = headers.Authorization;
+    // Renewed an hour before it expires, so no push carries a token about to lapse.
+    this.tokens.set(audience, { authorization, renewAt: now + VAPID_LIFETIME_SECONDS - 3600 });
+    return authorization;
+  }
 
   async send(message: OutgoingMessage): Promise<{ providerMessageId: string | null }> {
     const push = message.push;
@@ -32,7 +56,7 @@ export class WebPushProvider implements ChannelProvider {
     let details: ReturnType<typeof webpush.generateRequestDetails>;
     try {
       details = webpush.generateRequestDetails(push.subscription, payload, {
-        vapidDetails: this.vapid,
+        headers: { Authorization: this.authorization(push.subscription.endpoint) },
         TTL: TTL_SECONDS,
         // RFC 8030 §5.4: a newer message with the same topic replaces an undelivered older one.
         topic: message.reference.replace(/[^A-Za-z0-9_-]/g, '').slice(-32),
