@@ -198,6 +198,26 @@ describe('failures', () => {
     expect(again.statusCode).toBe(404);
   });
 
+  it('a 429 with Retry-After and a connection cut mid-message are transient: retried, then sent once', async () => {
+    peers.sms.inject({ mode: '429', retryAfterSeconds: 1, to: '+79990007788' });
+    peers.smtp.inject({ mode: 'cut', to: 'cut@example.test' });
+    const sms = await send({ to: { phone: '+79990007788' }, channel: 'sms', body: 'slow down' });
+    const email = await send({
+      to: { email: 'cut@example.test' },
+      channel: 'email',
+      subject: 'Hi',
+      body: 'again',
+    });
+    const [smsDone, emailDone] = await Promise.all([
+      settled(sms.json().id, 'sent'),
+      settled(email.json().id, 'sent'),
+    ]);
+    expect(smsDone.attempts).toBe(2);
+    expect(emailDone.attempts).toBe(2);
+    expect(peers.sms.messages({ to: '+79990007788' })).toHaveLength(1);
+    expect(peers.smtp.messages({ to: 'cut@example.test' })).toHaveLength(1);
+  });
+
   it('a permanent 4xx is not retried: a dead letter after one attempt', async () => {
     peers.sms.configure({ mode: '4xx', status: 422, to: '+79990004455' });
     const response = await send({ to: { phone: '+79990004455' }, channel: 'sms', body: 'bad number' });

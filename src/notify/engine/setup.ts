@@ -44,11 +44,24 @@ export async function openProviders(config: Config, logger: Logger): Promise<Ope
       sms: config.SIM_NOTIFY_SMS_PORT,
       push: config.SIM_NOTIFY_PUSH_PORT,
     },
-  }).catch((error: NodeJS.ErrnoException) => {
+  }).catch(async (error: NodeJS.ErrnoException) => {
+    // A `worker` started beside a running `npm start` finds the peers that process runs: use them.
+    if (error.code === 'EADDRINUSE' && (await peersAnswer(config))) return undefined;
     throw new Error(
       `notify: cannot start the development peers on ${config.SIM_NOTIFY_HOST} (SIM_NOTIFY_*_PORT): ${error.code ?? error.message}; set SMTP_URL and SMS_PROVIDER_URL to use running providers instead`,
     );
   });
+  if (!peers) {
+    const host = config.SIM_NOTIFY_HOST.includes(':')
+      ? `[${config.SIM_NOTIFY_HOST}]`
+      : config.SIM_NOTIFY_HOST;
+    const urls = {
+      smtp: smtp.length > 0 ? smtp : [`smtp://${host}:${config.SIM_NOTIFY_SMTP_PORT}`],
+      sms: sms.length > 0 ? sms : [`http://${host}:${config.SIM_NOTIFY_SMS_PORT}/messages`],
+    };
+    logger.info(urls, 'notify: using the development peers another process runs');
+    return { urls, stop: async () => {} };
+  }
   logger.info(
     { smtp: peers.smtpUrl, inbox: peers.inboxUrl, sms: peers.smsUrl, push: peers.pushUrl },
     'notify: development peers running (no SMTP_URL / SMS_PROVIDER_URL configured)',
@@ -61,4 +74,18 @@ export async function openProviders(config: Config, logger: Logger): Promise<Ope
     peers: { inboxUrl: peers.inboxUrl, pushUrl: peers.pushUrl },
     stop: () => peers.stop(),
   };
+}
+
+/** Whether the development peers already answer on their configured ports (another process runs them). */
+async function peersAnswer(config: Config): Promise<boolean> {
+  const host = config.SIM_NOTIFY_HOST.includes(':') ? `[${config.SIM_NOTIFY_HOST}]` : config.SIM_NOTIFY_HOST;
+  try {
+    const response = await fetch(`http://${host}:${config.SIM_NOTIFY_SMS_PORT}/__sim/config`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
 }
