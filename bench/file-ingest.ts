@@ -5,10 +5,10 @@ import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { Pool } from 'undici';
+import { accessToken, createBenchAccount, untilReady } from './lib/platform-process.ts';
 import { freePort } from './lib/server.ts';
 
 // `npx tsx bench/file-ingest.ts [--seconds 5] [--concurrency 8] [--dir DIR] [--large]` (docs/files.md):
@@ -104,44 +104,14 @@ execFileSync(process.execPath, ['bin/boxoffice.js', 'migrate'], {
   env,
   stdio: ['ignore', 'ignore', 'inherit'],
 });
-const account = JSON.parse(
-  execFileSync(
-    process.execPath,
-    [
-      'bin/boxoffice.js',
-      'service-accounts',
-      'create',
-      '--name',
-      'bench-files',
-      '--role',
-      'ADMIN',
-      '--json',
-      '--per-minute',
-      '10000000',
-      '--burst',
-      '10000000',
-    ],
-    { env, encoding: 'utf8' },
-  ),
-) as { client_id: string; client_secret: string };
+const account = createBenchAccount(env, 'bench-files');
 const server = spawn(process.execPath, ['--max-semi-space-size=8', 'bin/boxoffice.js', 'api'], {
   env,
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const baseUrl = `http://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${baseUrl}/health/ready`)).ok) break;
-  } catch {}
-  if (i > 300) throw new Error('the API did not start');
-  await sleep(100);
-}
-const tokenResponse = await fetch(`${baseUrl}/api/auth/token`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ client_id: account.client_id, client_secret: account.client_secret }),
-});
-const token = ((await tokenResponse.json()) as { access_token: string }).access_token;
+await untilReady(baseUrl);
+const token = await accessToken(baseUrl, account);
 const pool = new Pool(baseUrl, { connections: CONCURRENCY * 2, pipelining: 1 });
 const auth = { authorization: `Bearer ${token}` };
 

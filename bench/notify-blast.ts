@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { snapshot, TICKS_PER_SECOND } from './lib/cpu.ts';
+import { accessToken, createBenchAccount, untilReady } from './lib/platform-process.ts';
 import { freePort } from './lib/server.ts';
 
 // `DATABASE_URL=… npx tsx bench/notify-blast.ts [--recipients 1000000] [--instant-rate 10] [--workers 1]
@@ -174,26 +175,7 @@ try {
   await sql`analyze`;
   log(`seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
 
-  const account = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [
-        'bin/boxoffice.js',
-        'service-accounts',
-        'create',
-        '--name',
-        'bench-notify',
-        '--role',
-        'ADMIN',
-        '--json',
-        '--per-minute',
-        '10000000',
-        '--burst',
-        '10000000',
-      ],
-      { env, encoding: 'utf8' },
-    ),
-  ) as { client_id: string; client_secret: string };
+  const account = createBenchAccount(env, 'bench-notify');
 
   // The ceiling (below): bare senders to the same peers, at the same concurrency, before the platform starts.
   const ceilingSeconds = CEILING_SECONDS / 3;
@@ -264,19 +246,8 @@ try {
       }),
     );
   const baseUrl = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${baseUrl}/health/ready`)).ok) break;
-    } catch {}
-    if (i > 300) throw new Error('the API did not start');
-    await sleep(100);
-  }
-  const tokenResponse = await fetch(`${baseUrl}/api/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_id: account.client_id, client_secret: account.client_secret }),
-  });
-  const token = ((await tokenResponse.json()) as { access_token: string }).access_token;
+  await untilReady(baseUrl);
+  const token = await accessToken(baseUrl, account);
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,

@@ -42,3 +42,24 @@ export function retryAfterMs(header: string | null): number | undefined {
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
+
+/** Status codes of an HTTP provider that say "not now" rather than "never". */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/**
+ * The failure an HTTP provider's non-2xx answer is: transient (with its Retry-After) for 408/425/429/5xx,
+ * `gone` for a status the channel says means the recipient no longer exists, permanent otherwise.
+ */
+export function httpFailure(
+  response: Response,
+  detail: string,
+  provider: string,
+  goneStatuses: readonly number[] = [],
+): SendFailure {
+  if (goneStatuses.includes(response.status)) return new SendFailure('gone', detail, undefined, provider);
+  if (isTransientStatus(response.status))
+    return new SendFailure('transient', detail, retryAfterMs(response.headers.get('retry-after')), provider);
+  return new SendFailure('permanent', detail, undefined, provider);
+}

@@ -1,7 +1,6 @@
 import webpush from 'web-push';
 import type { ChannelProvider, OutgoingMessage } from '../message.ts';
-import { retryAfterMs, SendFailure } from '../outcome.ts';
-import { isTransientStatus } from './sms.ts';
+import { httpFailure, SendFailure } from '../outcome.ts';
 
 /** Seconds a push service keeps an undelivered message (RFC 8030 TTL): a day. */
 const TTL_SECONDS = 86_400;
@@ -83,17 +82,13 @@ export class WebPushProvider implements ChannelProvider {
     }
     const text = await response.text().catch(() => '');
     if (response.ok) return { providerMessageId: response.headers.get('location') };
-    const detail = `${origin(details.endpoint)}: HTTP ${response.status} ${text.slice(0, 200)}`;
-    if (response.status === 404 || response.status === 410)
-      throw new SendFailure('gone', detail, undefined, this.name);
-    if (isTransientStatus(response.status))
-      throw new SendFailure(
-        'transient',
-        detail,
-        retryAfterMs(response.headers.get('retry-after')),
-        this.name,
-      );
-    throw new SendFailure('permanent', detail, undefined, this.name);
+    // 404 and 410: the push service no longer knows the subscription (RFC 8030 §7.3).
+    throw httpFailure(
+      response,
+      `${origin(details.endpoint)}: HTTP ${response.status} ${text.slice(0, 200)}`,
+      this.name,
+      [404, 410],
+    );
   }
 
   async close(): Promise<void> {}

@@ -1,10 +1,5 @@
 import { type ChannelProvider, type OutgoingMessage, publicName } from '../message.ts';
-import { retryAfterMs, SendFailure } from '../outcome.ts';
-
-/** Status codes of an HTTP provider that say "not now" rather than "never". */
-export function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 425 || status === 429 || status >= 500;
-}
+import { httpFailure, SendFailure } from '../outcome.ts';
 
 /**
  * SMS over an HTTP provider API (SMS_PROVIDER_URL): POST `{to, text, reference}` as JSON, 2xx = accepted,
@@ -45,15 +40,7 @@ export class HttpSmsProvider implements ChannelProvider {
       }
       return { providerMessageId: id };
     }
-    const detail = `${this.name}: HTTP ${response.status} ${text.slice(0, 200)}`;
-    if (isTransientStatus(response.status))
-      throw new SendFailure(
-        'transient',
-        detail,
-        retryAfterMs(response.headers.get('retry-after')),
-        this.name,
-      );
-    throw new SendFailure('permanent', detail, undefined, this.name);
+    throw httpFailure(response, `${this.name}: HTTP ${response.status} ${text.slice(0, 200)}`, this.name);
   }
 
   async close(): Promise<void> {}
