@@ -1,14 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * What the standalone benchmarks (file-ingest, notify-blast) do to drive a platform they start as child
- * processes: an ADMIN service account with no practical rate limit from the CLI, the wait for readiness, and
+ * processes (and the `token` scenario): a service account with no practical rate limit from the CLI, the wait for readiness, and
  * an access token.
  */
 export function createBenchAccount(
   env: Record<string, string | undefined>,
   name: string,
+  role = 'ADMIN',
 ): { client_id: string; client_secret: string } {
   return JSON.parse(
     execFileSync(
@@ -20,14 +24,14 @@ export function createBenchAccount(
         '--name',
         name,
         '--role',
-        'ADMIN',
+        role,
         '--json',
         '--per-minute',
         '10000000',
         '--burst',
         '10000000',
       ],
-      { env, encoding: 'utf8' },
+      { cwd: repoRoot, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     ),
   ) as { client_id: string; client_secret: string };
 }

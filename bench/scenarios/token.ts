@@ -1,9 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { createBenchAccount } from '../lib/platform-process.ts';
 import type { Scenario } from '../lib/scenario.ts';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface BenchClient {
   clientId: string;
@@ -25,26 +22,11 @@ export function benchClient(role = 'READONLY'): BenchClient {
     env.DATA_DIR = '.data/bench';
     env.EMBEDDED_PG_PORT = '54339';
   }
-  const name = `bench-${role.toLowerCase()}-${randomBytes(4).toString('hex')}`;
-  const out = execFileSync(
-    process.execPath,
-    [
-      'bin/boxoffice.js',
-      'service-accounts',
-      'create',
-      '--name',
-      name,
-      '--role',
-      role,
-      '--per-minute',
-      '10000000',
-      '--burst',
-      '10000000',
-      '--json',
-    ],
-    { cwd: repoRoot, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  const created = createBenchAccount(
+    env,
+    `bench-${role.toLowerCase()}-${randomBytes(4).toString('hex')}`,
+    role,
   );
-  const created = JSON.parse(out) as { client_id: string; client_secret: string };
   return { clientId: created.client_id, clientSecret: created.client_secret };
 }
 
