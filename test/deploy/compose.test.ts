@@ -68,7 +68,10 @@ describe('deploy/compose.yaml', () => {
     };
     for (const name of ['api-1', 'api-2']) expect(services[name]!.depends_on, name).toEqual(common);
     // The worker sends notifications: it waits for the (demo) notification peers too.
-    expect(services.worker!.depends_on).toEqual({ ...common, 'notify-sim': { condition: 'service_healthy' } });
+    expect(services.worker!.depends_on).toEqual({
+      ...common,
+      'notify-sim': { condition: 'service_healthy' },
+    });
     expect(services.migrate!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
     expect(services.lb!.depends_on).toEqual({
       'api-1': { condition: 'service_healthy' },
