@@ -12,12 +12,29 @@ export interface Spawned {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * A `start` or `worker` a test spawns runs the notify development peers when no provider is set: on any free
+ * port, never 2525/8025/8091/8092, so parallel test files do not meet on them. A test may set its own.
+ */
+const NOTIFY_PEERS_ANY_PORT = {
+  SIM_NOTIFY_SMTP_PORT: '0',
+  SIM_NOTIFY_INBOX_PORT: '0',
+  SIM_NOTIFY_SMS_PORT: '0',
+  SIM_NOTIFY_PUSH_PORT: '0',
+};
+
 /** Runs a script (the CLI by default) with a clean, explicit environment. */
 export function spawnNode(args: string[], env: Record<string, string>, script = BIN): Spawned {
   const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const child = spawn(process.execPath, [...loader, script, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATA_DIR: testDataDir(), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATA_DIR: testDataDir(),
+      ...NOTIFY_PEERS_ANY_PORT,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
