@@ -13,7 +13,7 @@ import {
   recipientsForUsers,
   TRANSACTIONAL,
 } from './queue.ts';
-import { parseQuietHours } from './quiet-hours.ts';
+import { quietHoursOf } from './quiet-hours.ts';
 import { estimateSegment, parseSegment, type Segment, segmentJson, segmentUserIds } from './segments.ts';
 import { recordStatuses } from './stats.ts';
 import { channelDefinition, compiledVersion, loadTemplateVersion } from './template-cache.ts';
@@ -363,7 +363,7 @@ export async function fanOutBatch(
   batchSize: number = FANOUT_BATCH,
   now: Date = new Date(),
 ): Promise<{ outcome: BatchOutcome; inserted: number }> {
-  const quiet = parseQuietHours(platform.config.NOTIFY_QUIET_HOURS);
+  const quiet = quietHoursOf(platform.config);
   return platform.db.begin(async (tx) => {
     const [campaign] = await tx<CampaignRow[]>`
       select * from notify_campaigns where id = ${campaignId} for update skip locked`;

@@ -7,8 +7,8 @@ import type { Tx } from '../platform/db/client.ts';
 import type { ConsumerSpec, OutboxEvent } from '../platform/outbox/index.ts';
 import { defaultTemplateId } from './default-templates.ts';
 import { publicUrlOf } from './engine/setup.ts';
-import { quietHours } from './notifications.ts';
-import { createNotification, enqueueDeliveries, recipientsForUsers } from './queue.ts';
+import { createNotification, enqueueDeliveries, recipientsForUsers, TRANSACTIONAL } from './queue.ts';
+import { quietHoursOf } from './quiet-hours.ts';
 import { loadTemplateVersion } from './template-cache.ts';
 
 export const NOTIFY_CONSUMER = 'notify';
@@ -81,19 +81,19 @@ export function notifyEventsConsumer(platform: Platform): ConsumerSpec {
         );
         return;
       }
-      const { recipients } = await recipientsForUsers(tx, 'email', 'transactional', [Number(message.userId)]);
+      const { recipients } = await recipientsForUsers(tx, 'email', TRANSACTIONAL, [Number(message.userId)]);
       if (recipients.length === 0) return;
       const notification = await createNotification(tx, {
         kind: 'event',
         channel: 'email',
-        category: 'transactional',
+        category: TRANSACTIONAL,
         templateId: message.templateId,
         templateVersion: version.version,
         variables: message.variables,
         contentId: `outbox:${event.id}`,
         sourceId: Number(event.id),
       });
-      await enqueueDeliveries(tx, notification, recipients, quietHours(platform));
+      await enqueueDeliveries(tx, notification, recipients, quietHoursOf(platform.config));
     },
   };
 }

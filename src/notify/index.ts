@@ -4,6 +4,7 @@ import { ensureDefaultTemplates } from './default-templates.ts';
 import { startDeliveryWorkers } from './engine/workers.ts';
 import { notifyEventsConsumer } from './events.ts';
 import { maintainPartitions } from './maintenance.ts';
+import { quietHoursOf } from './quiet-hours.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { bulkRoutes } from './routes/bulk.ts';
 import { contactRoutes } from './routes/contacts.ts';
@@ -29,6 +30,8 @@ export const notifyModule: BoxofficeModule = {
 
   async routes(app, platform) {
     if (!platform.config.NOTIFY_ENABLED) return;
+    // A bad NOTIFY_QUIET_HOURS stops the boot, not the first send.
+    quietHoursOf(platform.config);
     await templateRoutes(app, platform);
     await contactRoutes(app, platform);
     await notificationRoutes(app, platform);

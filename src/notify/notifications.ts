@@ -13,7 +13,7 @@ import {
   recipientsForUsers,
   TRANSACTIONAL,
 } from './queue.ts';
-import { parseQuietHours, type QuietHours } from './quiet-hours.ts';
+import { quietHoursOf } from './quiet-hours.ts';
 import { compiledVersion, loadTemplateVersion } from './template-cache.ts';
 import { MissingVariableError } from './templates/index.ts';
 
@@ -33,16 +33,6 @@ export interface InstantRequest {
 export interface Accepted {
   id: number;
   status: 'pending' | 'suppressed';
-}
-
-const quietHoursOf = new WeakMap<Platform, QuietHours>();
-export function quietHours(platform: Platform): QuietHours {
-  let quiet = quietHoursOf.get(platform);
-  if (!quiet) {
-    quiet = parseQuietHours(platform.config.NOTIFY_QUIET_HOURS);
-    quietHoursOf.set(platform, quiet);
-  }
-  return quiet;
 }
 
 /** The rules the schema cannot say: one recipient form, one content form, an address fit for the channel. */
@@ -97,7 +87,6 @@ async function pinTemplate(sql: Queryable, request: InstantRequest): Promise<num
       `template ${request.template_id} does not declare ${unknown.join(', ')}`,
       { unknown },
     );
-  for (const name of declared) if (!Object.hasOwn(variables, name)) variables[name] = null;
   for (const v of compiled.variables)
     if (v.required && (request.variables?.[v.name] ?? null) === null)
       throw notifyError('NOTIFY_VARIABLES_INVALID', `missing required variable: ${v.name}`, {
@@ -180,7 +169,7 @@ export async function acceptInstant(
       contentId: request.content_id ?? null,
       createdBy: principalKey(principal),
     });
-    await enqueueDeliveries(tx, notification, recipients, quietHours(platform));
+    await enqueueDeliveries(tx, notification, recipients, quietHoursOf(platform.config));
     return {
       id: notification.id,
       status: recipients.every((r) => r.suppressed) ? 'suppressed' : 'pending',

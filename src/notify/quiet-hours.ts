@@ -32,6 +32,18 @@ export function parseQuietHours(text: string): QuietHours {
   return map;
 }
 
+const parsed = new WeakMap<object, QuietHours>();
+
+/** The configuration's quiet hours, parsed once (a bad NOTIFY_QUIET_HOURS throws at the first call: boot). */
+export function quietHoursOf(config: { NOTIFY_QUIET_HOURS: string }): QuietHours {
+  let quiet = parsed.get(config);
+  if (!quiet) {
+    quiet = parseQuietHours(config.NOTIFY_QUIET_HOURS);
+    parsed.set(config, quiet);
+  }
+  return quiet;
+}
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function localMinutes(at: Date, timeZone: string): number {

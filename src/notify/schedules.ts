@@ -19,7 +19,7 @@ import {
   type Recipient,
   recipientsForUsers,
 } from './queue.ts';
-import { parseQuietHours, type QuietHours } from './quiet-hours.ts';
+import { type QuietHours, quietHoursOf } from './quiet-hours.ts';
 import { parseSegment, segmentJson, segmentSql, segmentUserIds } from './segments.ts';
 import { channelDefinition, loadTemplateVersion } from './template-cache.ts';
 
@@ -511,7 +511,7 @@ async function runSchedule(ctx: Omit<RunContext, 'templateVersion'>, platform: P
  * left for the next tick (its transaction rolled back), without holding up the others.
  */
 export async function runDueSchedules(platform: Platform, now: Date = new Date()): Promise<void> {
-  const quiet = parseQuietHours(platform.config.NOTIFY_QUIET_HOURS);
+  const quiet = quietHoursOf(platform.config);
   const tried: string[] = [];
   for (;;) {
     const took = await platform.db.begin(async (tx) => {

@@ -28,7 +28,8 @@ export function deliveryMetrics(registry: Registry, db: Sql): DeliveryMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const depth = new Gauge({
+  // Registered on the registry, read at scrape time through collect(): nothing else holds them.
+  new Gauge({
     name: 'notify_queue_depth',
     help: 'Pending deliveries by priority (0 instant, 1 event, 2 scheduled, 3 bulk), due now or later',
     labelNames: ['priority'] as const,
@@ -40,7 +41,7 @@ export function deliveryMetrics(registry: Registry, db: Sql): DeliveryMetrics {
       for (const row of rows) this.set({ priority: String(row.priority) }, Number(row.n));
     },
   });
-  const oldest = new Gauge({
+  new Gauge({
     name: 'notify_oldest_due_seconds',
     help: 'Age of the oldest pending delivery that is due (0 when none)',
     registers: [registry],
@@ -51,8 +52,6 @@ export function deliveryMetrics(registry: Registry, db: Sql): DeliveryMetrics {
       this.set(Math.max(0, row?.age ?? 0));
     },
   });
-  void depth;
-  void oldest;
   const metrics: DeliveryMetrics = {
     settled: (channel, provider, status) => deliveries.inc({ channel, provider, status }),
     sendSeconds,

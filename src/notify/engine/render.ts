@@ -1,12 +1,11 @@
 import type { Sql } from '../../platform/db/client.ts';
+import { TRANSACTIONAL } from '../queue.ts';
 import { compiledVersion, loadTemplateVersion, type TemplateVersion } from '../template-cache.ts';
 import { htmlToText, type RenderedParts } from '../templates/index.ts';
 import { type TrackedDelivery, trackEmail } from '../tracking.ts';
 import type { ClaimedDelivery } from './claims.ts';
 import type { OutgoingMessage } from './message.ts';
 import { SendFailure } from './outcome.ts';
-
-const TRANSACTIONAL = 'transactional';
 
 export interface RenderContext {
   db: Sql;
@@ -52,12 +51,8 @@ async function partsOf(context: RenderContext, d: ClaimedDelivery): Promise<Rend
     );
   const compiled = compiledVersion(version, d.channel);
   if (!compiled) throw new SendFailure('permanent', `template ${d.templateId} has no ${d.channel} parts`);
-  const variables: Record<string, unknown> = { ...d.notificationVariables, ...(d.variables ?? {}) };
-  // An optional variable the sender left out is empty, not an error (strict mode is for typos in templates).
-  for (const declared of compiled.variables)
-    if (!Object.hasOwn(variables, declared.name)) variables[declared.name] = null;
   try {
-    return compiled.render(variables);
+    return compiled.render({ ...d.notificationVariables, ...(d.variables ?? {}) });
   } catch (error) {
     throw new SendFailure('permanent', `template ${d.templateId}: ${(error as Error).message}`);
   }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Platform } from '../../platform/context.ts';
 import type { Sql } from '../../platform/db/client.ts';
 import { PRIORITY } from '../queue.ts';
-import { parseQuietHours, type QuietHours, releaseAt } from '../quiet-hours.ts';
+import { type QuietHours, quietHoursOf, releaseAt } from '../quiet-hours.ts';
 import { notifyKeys } from '../secrets.ts';
 import { retryDelayMs } from './backoff.ts';
 import { Channels } from './channels/index.ts';
@@ -300,7 +300,7 @@ export async function startDeliveryWorkers(platform: Platform): Promise<Delivery
     logger: log,
     channels,
     render: { db, trackingKey: keys.tracking, publicUrl: publicUrlOf(config) },
-    quiet: parseQuietHours(config.NOTIFY_QUIET_HOURS),
+    quiet: quietHoursOf(config),
     metrics: deliveryMetrics(platform.metrics, db),
     batchSize: config.NOTIFY_BATCH_SIZE,
     leaseSeconds: config.NOTIFY_LEASE_SECONDS,

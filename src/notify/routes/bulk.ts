@@ -15,8 +15,8 @@ import {
   previewCampaign,
   sendCampaign,
 } from '../campaigns.ts';
+import { ChannelSchema } from './schemas.ts';
 
-const ChannelSchema = Type.Union([Type.Literal('email'), Type.Literal('push'), Type.Literal('sms')]);
 const StatusSchema = Type.Union([
   Type.Literal('draft'),
   Type.Literal('scheduled'),

@@ -9,8 +9,8 @@ import { listDeadLetters, retryDeadLetters } from '../dead-letters.ts';
 import { notifyError } from '../errors.ts';
 import { acceptInstant, type InstantRequest, notificationStatus } from '../notifications.ts';
 import type { Channel } from '../queue.ts';
+import { ChannelSchema } from './schemas.ts';
 
-const ChannelSchema = Type.Union([Type.Literal('email'), Type.Literal('push'), Type.Literal('sms')]);
 const Slug = (description: string) => Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description });
 
 const InstantBody = Type.Object(

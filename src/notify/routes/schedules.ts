@@ -21,6 +21,7 @@ import {
   upcomingRunsByZone,
   updateSchedule,
 } from '../schedules.ts';
+import { ChannelSchema } from './schemas.ts';
 
 const Instant = Type.String({ format: 'date-time', description: 'ISO 8601 with an offset' });
 const NullableInstant = Type.Union([Instant, Type.Null()]);
@@ -40,7 +41,7 @@ const fields = {
     examples: ['Europe/Moscow', 'recipient'],
   }),
   template_id: Type.String({ minLength: 1, maxLength: 200 }),
-  channel: Type.Union([Type.Literal('email'), Type.Literal('push'), Type.Literal('sms')]),
+  channel: ChannelSchema,
   segment: Type.Record(Type.String(), Type.Unknown(), {
     description: 'A segment (docs/notify.md, "Segments")',
   }),

@@ -24,6 +24,7 @@ import {
   type VersionRecord,
 } from '../template-store.ts';
 import { type Channel, PARSE_LIMIT } from '../templates/index.ts';
+import { ChannelSchema } from './schemas.ts';
 
 const TEMPLATE_ID = '^[a-z0-9][a-z0-9._-]{0,63}$';
 const MAX_VERSION = 2_147_483_647;
@@ -166,7 +167,6 @@ const Diff = Type.Object({
     changed: Type.Array(Type.String(), { description: 'Declared in both, `required` or `sample` differs' }),
   }),
 });
-const ChannelName = Type.Union([Type.Literal('email'), Type.Literal('push'), Type.Literal('sms')]);
 const RenderBody = Type.Object(
   {
     variables: Type.Optional(
@@ -175,7 +175,7 @@ const RenderBody = Type.Object(
       }),
     ),
     version: Type.Optional(VersionNumber('Default: the current version')),
-    channel: Type.Optional(ChannelName),
+    channel: Type.Optional(ChannelSchema),
   },
   { additionalProperties: false },
 );

@@ -67,12 +67,15 @@ export function compileDefinition(def: TemplateDefinition): CompiledDefinition {
     variables: def.variables,
     parts,
     render(variables) {
+      const scope: Record<string, unknown> = { ...variables };
       for (const v of def.variables) {
         // `null` counts as given: it is the sender saying "empty", not forgetting.
         if (v.required && !Object.hasOwn(variables, v.name)) throw new MissingVariableError(v.name);
+        // A declared optional variable left out renders empty: strict mode is for typos in templates.
+        if (!Object.hasOwn(scope, v.name)) scope[v.name] = null;
       }
       const out: RenderedParts = {};
-      for (const [name, tpl] of Object.entries(parts)) out[name] = tpl.render(variables);
+      for (const [name, tpl] of Object.entries(parts)) out[name] = tpl.render(scope);
       if (def.channel === 'email' && out.text === undefined && out.html !== undefined) {
         out.text = htmlToText(out.html);
       }

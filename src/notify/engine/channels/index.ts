@@ -4,7 +4,7 @@ import type { Channel } from '../../templates/index.ts';
 import type { OutgoingMessage } from '../message.ts';
 import type { Accepted } from '../outcome.ts';
 import { Pacer, parseRates } from '../pacer.ts';
-import { type BreakerSettings, ProviderChain, type ProviderSlot, slotFor } from '../providers.ts';
+import { type BreakerSettings, ProviderChain, slotFor } from '../providers.ts';
 import { SmtpProvider } from './email.ts';
 import { WebPushProvider } from './push.ts';
 import { HttpSmsProvider } from './sms.ts';
@@ -27,7 +27,8 @@ export const splitUrls = (text: string): string[] =>
 export class Channels {
   private readonly chains: Map<Channel, ProviderChain>;
   private readonly push: WebPushProvider;
-  private readonly pushSlots = new Map<string, ProviderSlot>();
+  /** One chain per push service origin, with its own breaker and pacer. */
+  private readonly pushChains = new Map<string, ProviderChain>();
   private readonly rates: Map<string, number>;
   private readonly breaker: BreakerSettings;
 
@@ -91,18 +92,18 @@ export class Channels {
   async send(message: OutgoingMessage): Promise<Accepted> {
     if (message.channel !== 'push') return this.chains.get(message.channel)!.send(message);
     const origin = new URL(message.to).origin;
-    let slot = this.pushSlots.get(origin);
-    if (!slot) {
-      slot = slotFor(
+    let chain = this.pushChains.get(origin);
+    if (!chain) {
+      const slot = slotFor(
         this.push,
         this.pacerFor('push', origin),
         this.breaker,
         this.logger,
         `notify push ${origin}`,
       );
-      this.pushSlots.set(origin, slot);
+      chain = new ProviderChain('push', [slot]);
+      this.pushChains.set(origin, chain);
     }
-    const chain = new ProviderChain('push', [slot]);
     const accepted = await chain.send(message);
     return { ...accepted, provider: origin };
   }
