@@ -1,3 +1,4 @@
+import { adminModule } from './admin/index.ts';
 import { bookingModule } from './booking/index.ts';
 import { catalogModule } from './catalog/index.ts';
 import { createDropsModule } from './drops/index.ts';
@@ -21,4 +22,5 @@ export const modules: BoxofficeModule[] = [
   filesModule,
   ticketsModule,
   notifyModule,
+  adminModule,
 ];

@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
+import { ensureWebBuild } from '../scripts/web-build.mjs';
 import { removeEmbeddedData, startEmbeddedPostgres } from '../src/platform/db/embedded.ts';
 import { migrateDatabase } from '../src/platform/migrations.ts';
 
@@ -45,6 +47,9 @@ export default async function setup(project: TestProject) {
       await removeEmbeddedData(dataDir); // also its cluster, if it had to live outside a private TMPDIR
     };
   }
+
+  // The admin panel's build, once, before test files that serve it start in parallel (cached by its hash).
+  await ensureWebBuild(fileURLToPath(new URL('..', import.meta.url)));
 
   const templateDatabase = `boxoffice_template_${process.pid}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });

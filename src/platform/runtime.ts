@@ -128,7 +128,10 @@ export async function runRole(
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-    logger.info({ role, url, docs: `${url}/docs`, metrics: `${url}/metrics` }, 'boxoffice listening');
+    logger.info(
+      { role, url, admin: `${url}/admin/`, docs: `${url}/docs`, metrics: `${url}/metrics` },
+      'boxoffice listening',
+    );
     return { platform, app, url, stop };
   } catch (error) {
     await stop();

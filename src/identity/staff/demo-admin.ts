@@ -42,7 +42,8 @@ export async function ensureDemoAdmin(
     `\n${rule}\n  boxoffice: the demo admin of the admin panel was created. Its password is\n` +
       '  shown this once and stored nowhere (only its hash): note it now.\n\n' +
       `    email:    ${email}\n    password: ${password}\n\n` +
-      '  Sign in: POST /api/admin/session {email, password}. More staff:\n' +
+      '  Sign in at the admin panel: /admin/ on the address logged as `admin`\n' +
+      '  below (or POST /api/admin/session {email, password}). More staff:\n' +
       '  boxoffice staff create --email E --role admin|manager|analyst --json\n' +
       `${rule}\n\n`,
   );

@@ -159,7 +159,15 @@ export async function staffRoutes(app: HttpApp, platform: Platform): Promise<voi
         tags: ['Admin: staff'],
         summary: 'Who is signed in, with the CSRF token of the session',
         response: {
-          200: Type.Object({ id: Type.Integer(), email: Type.String(), role: Role, csrf_token: CsrfToken }),
+          200: Type.Object({
+            id: Type.Integer(),
+            email: Type.String(),
+            role: Role,
+            permissions: Type.Array(Type.String(), {
+              description: 'What this role may do now (the admin panel shows only what these allow)',
+            }),
+            csrf_token: CsrfToken,
+          }),
           ...unauthenticated,
           403: errorResponse('Not a staff session (e.g. a Bearer token)'),
         },
@@ -172,6 +180,7 @@ export async function staffRoutes(app: HttpApp, platform: Platform): Promise<voi
         id: Number(principal.id),
         email: principal.name,
         role: principal.role as StaffRole,
+        permissions: [...principal.permissions],
         csrf_token: currentSession(request)!.csrfToken,
       };
     },

@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   'notify:read', // notification status, contacts, analytics
   'notify:manage', // templates, schedules, bulk campaigns
   'sales:read', // dashboards over bookings, payments and drops
+  'sales:refund', // refund a buyer's booking from the admin panel
   'tickets:scan', // gate scanners: verify e-tickets and mark them used
 ] as const;
 

@@ -1,0 +1,9 @@
+import { Page } from '../../ui/Page.tsx';
+
+export default function StaffPage() {
+  return (
+    <Page title="Staff">
+      <p>This screen is being built.</p>
+    </Page>
+  );
+}
