@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -129,6 +128,22 @@ export async function signedIn(
   return opened;
 }
 
+/**
+ * Evaluates a JavaScript expression in the page (a promise is awaited). A string, not a function: the
+ * tests are type-checked against Node's globals, which have no `document`.
+ */
+export function inPage<T>(page: Page, expression: string): Promise<T> {
+  return page.evaluate(expression) as Promise<T>;
+}
+
+/** The status of a same-origin request made by the page itself (with its cookie, like the panel). */
+export function statusInPage(page: Page, path: string, method = 'GET'): Promise<number> {
+  return inPage(
+    page,
+    `fetch(${JSON.stringify(path)}, { method: ${JSON.stringify(method)} }).then((r) => r.status)`,
+  );
+}
+
 /** Where test screenshots go (kept by CI as artifacts; docs/admin/ holds the ones the README shows). */
 export const SCREENSHOTS = join(ROOT, 'test-artifacts', 'screenshots');
 
@@ -150,18 +165,12 @@ export interface AxeViolation {
 export async function accessibilityViolations(page: Page): Promise<AxeViolation[]> {
   const source = await readFile(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
   await page.evaluate(source);
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      window as unknown as {
-        axe: { run: (context: unknown, options: unknown) => Promise<{ violations: unknown[] }> };
-      }
-    ).axe;
-    const result = await axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    });
-    return result.violations;
-  });
-  return (violations as AxeViolation[]).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const violations = await inPage<AxeViolation[]>(
+    page,
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+       .then((result) => result.violations)`,
+  );
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
 /** A readable list of violations for an assertion message. */

@@ -5,6 +5,7 @@ import {
   browserSkipReason,
   DESKTOP,
   describeViolations,
+  inPage,
   launchBrowser,
   openPanel,
   type PanelServer,
@@ -13,6 +14,7 @@ import {
   signedIn,
   signIn,
   startPanelServer,
+  statusInPage,
 } from './harness.ts';
 
 const skip = browserSkipReason();
@@ -71,7 +73,7 @@ describe.skipIf(skip)('admin panel: sign-in, navigation by role, accessibility',
       .poll(() => analyst.page.getByRole('heading', { level: 1 }).textContent())
       .toBe('Not allowed');
     // The server refuses regardless of the UI: the analyst's own session cannot list service accounts.
-    const status = await analyst.page.evaluate(async () => (await fetch('/api/service-accounts')).status);
+    const status = await statusInPage(analyst.page, '/api/service-accounts');
     expect(status).toBe(403);
     await analyst.context.close();
 
@@ -92,7 +94,7 @@ describe.skipIf(skip)('admin panel: sign-in, navigation by role, accessibility',
     expect(await menu.getAttribute('aria-expanded')).toBe('true');
     await page.getByRole('link', { name: 'Events', exact: true }).click();
     await page.waitForURL('**/admin/events');
-    expect(await menu.getAttribute('aria-expanded')).toBe('false');
+    await expect.poll(() => menu.getAttribute('aria-expanded')).toBe('false');
     await context.close();
   });
 
@@ -100,7 +102,7 @@ describe.skipIf(skip)('admin panel: sign-in, navigation by role, accessibility',
     const { context, page } = await signedIn(browser, server, 'manager', '', DESKTOP);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    const status = await page.evaluate(async () => (await fetch('/api/admin/me')).status);
+    const status = await statusInPage(page, '/api/admin/me');
     expect(status).toBe(401);
     const [newest] = await server.db.sql<{ revoked: boolean }[]>`
       select revoked_at is not null as revoked from staff_sessions
@@ -112,12 +114,12 @@ describe.skipIf(skip)('admin panel: sign-in, navigation by role, accessibility',
   it('is readable in the dark theme and keeps its choice', async () => {
     const { context, page } = await signedIn(browser, server, 'admin');
     await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await inPage(page, 'document.documentElement.dataset.theme')).toBe('dark');
     const violations = await accessibilityViolations(page);
     expect(violations, describeViolations(violations)).toEqual([]);
     await page.reload();
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    expect(await inPage(page, 'document.documentElement.dataset.theme')).toBe('dark');
     await context.close();
   });
 });
