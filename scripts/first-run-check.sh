@@ -183,6 +183,14 @@ body="$(call 200 'POST /api/admin/session as the demo admin' -c "$work/cookies" 
 expect_body 'the demo admin signs in' "$body" '"role":"admin"'
 body="$(call 200 'GET /api/admin/me with the session cookie' -b "$work/cookies" "$api/api/admin/me")"
 expect_body 'the session cookie works' "$body" "\"email\":\"$admin_email\""
+grep -q "\"admin\":\"$api/admin/\"" "$log" || fail "the start log names no admin panel URL"
+page="$(call 200 'GET /admin/ (the admin panel)' "$api/admin/")"
+asset="$(grep -o '/admin/assets/index-[^"]*\.js' <<<"$page" | head -n 1)"
+[[ -n "$asset" ]] || fail "the admin panel's page names no script"
+headers="$(curl -sS -D - -o /dev/null -H 'accept-encoding: br, gzip' "$api$asset")"
+grep -qi 'cache-control: public, max-age=31536000, immutable' <<<"$headers" || fail "the panel's script is not cached as immutable"
+grep -qi 'content-encoding: br' <<<"$headers" || fail "the panel's script is not served precompressed"
+step "ok: the admin panel is served at $api/admin/ ($asset)"
 
 # npm passes a SIGTERM to its shell, not to node: signal the platform process itself (its pid is
 # in its log lines), as a supervisor would; npm then exits with the platform's code.

@@ -24,7 +24,9 @@ export function webBuildDir(root) {
     }
   };
   walk(join(root, 'web'));
-  hash.update(`${statSync(join(root, 'package-lock.json'), { throwIfNoEntry: false })?.mtimeMs}`);
+  // The lockfile (dependencies) and this script (how it is built) count as sources too.
+  for (const file of ['package-lock.json', 'scripts/web-build.mjs'])
+    hash.update(`${file}\0${statSync(join(root, file), { throwIfNoEntry: false })?.mtimeMs}\n`);
   return join(root, 'node_modules', '.cache', 'boxoffice', `web-${hash.digest('hex').slice(0, 16)}`);
 }
 
@@ -55,11 +57,21 @@ export async function ensureWebBuild(root, log = () => {}) {
   const temporary = `${dir}.${process.pid}.tmp`;
   rmSync(temporary, { recursive: true, force: true });
   const { build } = await import('vite');
-  await build({
-    configFile: join(root, 'web', 'vite.config.ts'),
-    logLevel: 'warn',
-    build: { outDir: temporary, emptyOutDir: true },
-  });
+  // Vite bundles React's development build when NODE_ENV says so (vitest sets it to `test`): the
+  // production build is what is served, whoever builds it.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: join(root, 'web', 'vite.config.ts'),
+      mode: 'production',
+      logLevel: 'warn',
+      build: { outDir: temporary, emptyOutDir: true },
+    });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   precompress(temporary);
   mkdirSync(dirname(dir), { recursive: true });
   try {
