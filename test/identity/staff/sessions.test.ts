@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failedSignIns } from '../../../src/platform/audit/index.ts';
+import { STAFF_ROLE_PERMISSIONS } from '../../../src/platform/auth/permissions.ts';
 import type { Running } from '../../../src/platform/runtime.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.ts';
 import {
@@ -59,6 +60,7 @@ describe('staff sign-in and sessions', () => {
       id: admin.id,
       email: admin.email,
       role: 'admin',
+      permissions: [...STAFF_ROLE_PERMISSIONS.admin],
       csrf_token: browser.csrf,
     });
     expect((await me(other, browser)).statusCode).toBe(200);
