@@ -1,4 +1,4 @@
-import type { FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { auditFromPrincipal } from '../../platform/audit/index.ts';
 import { requirePermission, requirePrincipal } from '../../platform/auth/access.ts';

@@ -1,11 +1,13 @@
 import { type Static, Type } from 'typebox';
 import { requirePermission } from '../../platform/auth/access.ts';
 import type { Platform } from '../../platform/context.ts';
+import { AppError } from '../../platform/http/errors.ts';
 import { errorResponse } from '../../platform/http/schemas.ts';
 import { strictBody } from '../../platform/http/strict-body.ts';
 import type { HttpApp } from '../../platform/http/types.ts';
 import type { StoredDefinition } from '../template-cache.ts';
 import {
+  assertValidDefinition,
   CHANNELS,
   createTemplate,
   diffVersions,
@@ -175,13 +177,23 @@ const RenderBody = Type.Object(
       }),
     ),
     version: Type.Optional(VersionNumber('Default: the current version')),
+    definition: Type.Optional(
+      Type.Object(
+        { variables: TemplateFields.variables, channels: Channels },
+        {
+          additionalProperties: false,
+          description:
+            'A draft to render instead of a saved version (the editor’s live preview): validated like a save (NOTIFY_TEMPLATE_INVALID with details.problems), never stored; not with `version`',
+        },
+      ),
+    ),
     channel: Type.Optional(ChannelSchema),
   },
   { additionalProperties: false },
 );
 const Rendered = Type.Object({
   template_id: TemplateId,
-  version: Type.Integer(),
+  version: Type.Union([Type.Integer(), Type.Null()], { description: 'null when a draft was rendered' }),
   channels: Type.Object({
     email: Type.Optional(Type.Object({ subject: Type.String(), html: Type.String(), text: Type.String() })),
     push: Type.Optional(
@@ -473,13 +485,13 @@ export async function templateRoutes(app: HttpApp, platform: Platform): Promise<
         tags,
         summary: 'Preview: render a version with the given variables (samples fill the rest)',
         description:
-          'Each declared variable takes the value given, else its sample, else null; a required one with neither is refused (NOTIFY_VARIABLES_INVALID). Every channel of the version unless `channel` names one. SMS: segment count and encoding.',
+          'Each declared variable takes the value given, else its sample, else null; a required one with neither is refused (NOTIFY_VARIABLES_INVALID). Every channel of the version unless `channel` names one. SMS: segment count and encoding. With `definition`, an unsaved draft is validated and rendered instead (nothing is stored).',
         params: IdParams,
         body: RenderBody,
         response: {
           200: Rendered,
           400: errorResponse(
-            'Malformed body (VALIDATION_FAILED), a missing required variable or values the template cannot render (NOTIFY_VARIABLES_INVALID), or no such channel in the template (NOTIFY_CHANNEL_MISSING)',
+            'Malformed body (VALIDATION_FAILED, also `version` with `definition`), a missing required variable or values the template cannot render (NOTIFY_VARIABLES_INVALID), no such channel in the template (NOTIFY_CHANNEL_MISSING), or a draft `definition` that does not validate (NOTIFY_TEMPLATE_INVALID, details.problems)',
           ),
           ...authErrors,
           404: errorResponse(
@@ -490,9 +502,21 @@ export async function templateRoutes(app: HttpApp, platform: Platform): Promise<
     },
     async (request) => {
       const { id } = request.params;
-      const { variables = {}, channel } = request.body;
-      const version = request.body.version ?? (await getTemplate(sql, id)).currentVersion;
-      const { definition } = await getVersion(sql, id, version);
+      const { variables = {}, channel, definition: draft } = request.body;
+      let version: number | null;
+      let definition: StoredDefinition;
+      if (draft) {
+        if (request.body.version !== undefined) {
+          throw new AppError('VALIDATION_FAILED', 400, 'Give either version or definition, not both');
+        }
+        await getTemplate(sql, id);
+        definition = definitionOf({ ...draft, name: id });
+        assertValidDefinition(definition);
+        version = null;
+      } else {
+        version = request.body.version ?? (await getTemplate(sql, id)).currentVersion;
+        ({ definition } = await getVersion(sql, id, version));
+      }
       const values = previewVariables(definition.variables, variables, { requireRequired: true });
       const channels: Record<string, unknown> = {};
       for (const c of channel ? [channel] : CHANNELS.filter((c) => definition.channels[c])) {
