@@ -12,6 +12,7 @@ import { SeatMaps } from './seating/seat-maps.ts';
 import { hasSeatMaps, insertSeatMap } from './seating/store.ts';
 import { seedBooking } from './seed.ts';
 import { BookingService, type BookingSettings } from './service.ts';
+import { staffBookingRoutes } from './staff-routes.ts';
 import * as store from './store.ts';
 import { SWEEP_SCHEDULE, SWEEP_TASK, sweepExpiredHolds } from './sweeper.ts';
 
@@ -153,6 +154,7 @@ export const bookingModule: BoxofficeModule = {
     const service = running.get(platform);
     if (!service) throw new Error('booking: the module must be started before its routes are registered');
     await bookingRoutes(app, service, basicAuth(platform) as unknown as preValidationAsyncHookHandler);
+    await staffBookingRoutes(app, platform, service);
   },
 
   tasks: (platform) => ({

@@ -8,8 +8,16 @@ import { seedCatalog } from './seed/seed.ts';
 import * as store from './store.ts';
 
 export { CatalogTopics, type EventPayload } from './events.ts';
+export type { CatalogSearch } from './search.ts';
 export { createEvent, type EventChanges, type NewEvent, updateEvent } from './service.ts';
+export { type FoundEvent, searchEventsForStaff } from './staff-search.ts';
 export type { EventRow, EventSummary } from './types.ts';
+
+/** The search service of a running platform (set when the catalog's routes are registered), for staff routes. */
+const searches = new WeakMap<Platform, CatalogSearch>();
+export function catalogSearchOf(platform: Platform): CatalogSearch | undefined {
+  return searches.get(platform);
+}
 
 /** The event `id` for other modules (booking: the event's start for the 12-hour refund rule), or undefined. */
 export const getEvent = store.getEvent;
@@ -30,7 +38,11 @@ export const catalogModule: BoxofficeModule = {
   hasData: store.hasEvents,
   async routes(app, platform) {
     const search = await startSearch(platform);
-    app.addHook('onClose', () => search.stop());
+    searches.set(platform, search.service);
+    app.addHook('onClose', async () => {
+      searches.delete(platform);
+      await search.stop();
+    });
     await catalogRoutes(app, search.service);
   },
 };

@@ -12,6 +12,7 @@ import { tokensPart } from './tokens/index.ts';
 
 export { type AuthenticatedUser, basicAuth, parseBasicAuthorization } from './basic-auth.ts';
 export { seededUserCredentials } from './generated-users.ts';
+export { userEmails, userIdByEmail } from './user-directory.ts';
 
 /**
  * The parts of identity, each in its own folder; the module below runs them all. A part adds one
