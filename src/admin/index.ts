@@ -1,4 +1,5 @@
 import type { BoxofficeModule } from '../platform/context.ts';
+import { liveRoutes } from './live-routes.ts';
 import { servePanel } from './panel/assets.ts';
 
 /**
@@ -10,5 +11,6 @@ export const adminModule: BoxofficeModule = {
   name: 'admin',
   async routes(app, platform) {
     await servePanel(app, platform.logger.child({ module: 'admin' }));
+    await liveRoutes(app, platform);
   },
 };

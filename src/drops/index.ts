@@ -3,6 +3,7 @@ import { GroupCommitter } from '../platform/db/group-commit.ts';
 import type { Authority } from './authority.ts';
 import { type ContestServer, startContestServer } from './contest-server.ts';
 import { MemoryAuthority } from './memory-authority.ts';
+import { registerDropsService } from './overview.ts';
 import { acquireProcessGuard } from './process-guard.ts';
 import { RedisAuthority } from './redis-authority.ts';
 import { dropsRoutes } from './routes.ts';
@@ -55,8 +56,10 @@ export function createDropsModule(): DropsModule {
       if (!platform.config.DROPS_ENABLED) return { stop: async () => {} };
       running = await startDrops(platform);
       const current = running;
+      registerDropsService(platform, current.service);
       return {
         stop: async () => {
+          registerDropsService(platform, undefined);
           await current.stop();
           if (running === current) running = undefined;
         },

@@ -4,7 +4,12 @@ import type { preValidationAsyncHookHandler } from 'fastify';
 import { bookingServiceOf } from '../booking/index.ts';
 import { basicAuth } from '../identity/index.ts';
 import type { BoxofficeModule, Platform } from '../platform/context.ts';
-import { openPaymentGateway, type PaymentGateway } from './gateway/index.ts';
+import {
+  type CircuitBreakerStatus,
+  circuitBreakerStatusBody,
+  openPaymentGateway,
+  type PaymentGateway,
+} from './gateway/index.ts';
 import { paymentRoutes } from './routes.ts';
 import { type PaymentSettings, PaymentsService } from './service.ts';
 import { pruneDeliveries } from './store.ts';
@@ -27,6 +32,15 @@ interface Running {
 const running = new WeakMap<Platform, Running>();
 /** Worker processes: a client-only gateway, made on first use. */
 const workers = new WeakMap<Platform, Promise<PaymentsService>>();
+
+/**
+ * The payment circuit breaker's state as `GET /api/payments/circuit-breaker-status` answers it (the admin
+ * dashboard), or undefined when payments do not run in this process. Read-only.
+ */
+export async function paymentBreakerStatus(platform: Platform): Promise<CircuitBreakerStatus | undefined> {
+  const state = running.get(platform);
+  return state ? circuitBreakerStatusBody(await state.gateway.breaker.status()) : undefined;
+}
 
 /** The payments service of a running platform (`start`/`api` roles), for tests and tools. */
 export function paymentsServiceOf(platform: Platform): PaymentsService | undefined {

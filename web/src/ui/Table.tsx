@@ -22,7 +22,9 @@ export function Table<T>({
   empty?: string;
 }) {
   return (
-    <div className="table-scroll">
+    // Focusable and named: a table wider than a phone scrolls sideways, and the keyboard must reach it too.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region needs focus to scroll by keyboard
+    <section className="table-scroll" aria-label={caption} tabIndex={0}>
       <table>
         <caption className="visually-hidden">{caption}</caption>
         <thead>
@@ -54,7 +56,7 @@ export function Table<T>({
           )}
         </tbody>
       </table>
-    </div>
+    </section>
   );
 }
 
