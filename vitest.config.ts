@@ -9,5 +9,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
+    // expect.poll's default (1 s) is too short for a browser on a loaded 2-core box; a poll still fails
+    // on a real regression, only later.
+    expect: { poll: { timeout: 10_000 } },
   },
 });

@@ -190,3 +190,37 @@ export function analyticsRange(
     throw new AnalyticsRangeError(`from..to spans ${span} days; at most ${MAX_SPAN_DAYS}`);
   return { from: dayText(fromMs), to: dayText(toMs) };
 }
+
+export interface OpenLatencyBucket {
+  /** The histogram bucket (i covers [2^(i/4), 2^((i+1)/4)) seconds; bucket 0 also holds anything under 1 s). */
+  bucket: number;
+  from_seconds: number;
+  to_seconds: number;
+  count: number;
+}
+
+/**
+ * The time-to-open distribution of the deliveries created from..to (UTC days): the non-empty buckets of
+ * `notify_open_latency`, in order. A few hundred counter rows at most, never the deliveries.
+ */
+export async function openLatencyHistogram(
+  sql: Queryable,
+  query: { from: string; to: string; channel?: string },
+): Promise<OpenLatencyBucket[]> {
+  const channel = query.channel ?? null;
+  const rows = await sql<{ bucket: number; n: string }[]>`
+    select bucket, sum(count)::text as n
+    from notify_open_latency
+    where day between ${query.from}::date and ${query.to}::date
+      and (${channel}::text is null or channel = ${channel}::text)
+    group by bucket
+    having sum(count) > 0
+    order by bucket`;
+  const edge = (i: number) => Math.round(2 ** (i / 4) * 100) / 100;
+  return rows.map((r) => ({
+    bucket: r.bucket,
+    from_seconds: r.bucket === 0 ? 0 : edge(r.bucket),
+    to_seconds: edge(r.bucket + 1),
+    count: Number(r.n),
+  }));
+}

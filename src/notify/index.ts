@@ -8,6 +8,7 @@ import { quietHoursOf } from './quiet-hours.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { bulkRoutes } from './routes/bulk.ts';
 import { contactRoutes } from './routes/contacts.ts';
+import { deliveryRoutes } from './routes/deliveries.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { templateRoutes } from './routes/templates.ts';
@@ -39,6 +40,7 @@ export const notifyModule: BoxofficeModule = {
     await bulkRoutes(app, platform);
     await trackingRoutes(app, platform);
     await analyticsRoutes(app, platform);
+    await deliveryRoutes(app, platform);
   },
 
   // Registered even when disabled, so the cron entries always name a task; each does nothing then.

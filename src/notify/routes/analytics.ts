@@ -12,6 +12,7 @@ import {
   type GroupBy,
   MAX_SPAN_DAYS,
   notifyAnalytics,
+  openLatencyHistogram,
 } from '../analytics.ts';
 import { CHANNELS } from '../queue.ts';
 
@@ -100,6 +101,61 @@ export async function analyticsRoutes(app: HttpApp, platform: Platform): Promise
         groupBy: query.group_by ?? 'day',
         ...(query.channel ? { channel: query.channel } : {}),
       });
+    },
+  );
+  app.get(
+    '/api/notify/analytics/time-to-open',
+    {
+      preValidation: requirePermission(platform, 'notify:read'),
+      schema: {
+        tags: ['Notify'],
+        summary: 'The time-to-open distribution: how many first opens came how long after the send',
+        description: `A histogram of seconds from sent to first open of the deliveries created (UTC days) from \`from\` to \`to\` (at most ${MAX_SPAN_DAYS} days): the non-empty log-spaced buckets (four per doubling, ±9 %), read from the counters.`,
+        querystring: Type.Object({
+          from: Query.properties.from,
+          to: Query.properties.to,
+          channel: Query.properties.channel,
+        }),
+        response: {
+          200: Type.Object({
+            from: Type.String({ format: 'date' }),
+            to: Type.String({ format: 'date' }),
+            channel: Type.Union([Type.String(), Type.Null()]),
+            total: Type.Integer({ description: 'First opens in the range' }),
+            buckets: Type.Array(
+              Type.Object({
+                bucket: Type.Integer(),
+                from_seconds: Type.Number({ description: 'Lower edge (inclusive)' }),
+                to_seconds: Type.Number({ description: 'Upper edge (exclusive)' }),
+                count: Type.Integer(),
+              }),
+            ),
+          }),
+          400: errorResponse('A bad date, range or channel'),
+          401: errorResponse('No or invalid credentials'),
+          403: errorResponse('Without notify:read'),
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as { from?: string; to?: string; channel?: string };
+      let range: { from: string; to: string };
+      try {
+        range = analyticsRange(query.from, query.to);
+      } catch (error) {
+        if (error instanceof AnalyticsRangeError) throw new AppError('VALIDATION_FAILED', 400, error.message);
+        throw error;
+      }
+      const buckets = await openLatencyHistogram(platform.db, {
+        ...range,
+        ...(query.channel ? { channel: query.channel } : {}),
+      });
+      return {
+        ...range,
+        channel: query.channel ?? null,
+        total: buckets.reduce((sum, b) => sum + b.count, 0),
+        buckets,
+      };
     },
   );
 }
