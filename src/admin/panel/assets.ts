@@ -26,13 +26,20 @@ export const PANEL_CSP = [
 ].join('; ');
 
 /**
+ * The panel's build for the current sources, made now if there is none (about 1.5 s; longer on a busy
+ * machine). Called before the HTTP app is built, so a slow build never runs into Fastify's plugin timeout.
+ */
+export function panelBuild(logger: Logger): Promise<string> {
+  return ensureWebBuild(REPOSITORY_ROOT, (line) => logger.info(line));
+}
+
+/**
  * Serves the built panel under /admin: content-hashed assets from /admin/assets/ with a year's
  * `immutable` caching and their precompressed .br/.gz chosen by Accept-Encoding; every other path
  * under /admin is the single page (react-router draws the screen), never cached, so a deploy is seen
  * at the next load.
  */
-export async function servePanel(app: HttpApp, logger: Logger): Promise<void> {
-  const dir = await ensureWebBuild(REPOSITORY_ROOT, (line) => logger.info(line));
+export async function servePanel(app: HttpApp, dir: string): Promise<void> {
   const page = await readFile(join(dir, 'index.html'));
 
   await app.register(fastifyStatic, {
