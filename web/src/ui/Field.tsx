@@ -36,24 +36,47 @@ function Help({ id, hint, error }: { id: string; hint: ReactNode; error: string 
   );
 }
 
+/** What a control needs to be tied to its label, hint and error. */
+interface ControlAria {
+  id: string;
+  'aria-invalid': true | undefined;
+  'aria-describedby': string | undefined;
+}
+
+/** The label, hint and error around any control; `control` draws the control itself with `aria`. */
+function LabelledControl({
+  label,
+  hint,
+  error,
+  control,
+}: Labelled & { control: (aria: ControlAria) => ReactNode }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {control({
+        id,
+        'aria-invalid': error ? true : undefined,
+        'aria-describedby': describe(id, hint, error),
+      })}
+      <Help id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
 export function TextField({
   label,
   hint,
   error,
   ...input
 }: Labelled & InputHTMLAttributes<HTMLInputElement>) {
-  const id = useId();
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describe(id, hint, error)}
-        {...input}
-      />
-      <Help id={id} hint={hint} error={error} />
-    </div>
+    <LabelledControl
+      label={label}
+      hint={hint}
+      error={error}
+      control={(aria) => <input {...aria} {...input} />}
+    />
   );
 }
 
@@ -63,18 +86,13 @@ export function TextArea({
   error,
   ...input
 }: Labelled & TextareaHTMLAttributes<HTMLTextAreaElement>) {
-  const id = useId();
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <textarea
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describe(id, hint, error)}
-        {...input}
-      />
-      <Help id={id} hint={hint} error={error} />
-    </div>
+    <LabelledControl
+      label={label}
+      hint={hint}
+      error={error}
+      control={(aria) => <textarea {...aria} {...input} />}
+    />
   );
 }
 
@@ -88,27 +106,24 @@ export function SelectField({
   SelectHTMLAttributes<HTMLSelectElement> & {
     options: readonly (string | { value: string; label: string })[];
   }) {
-  const id = useId();
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describe(id, hint, error)}
-        {...select}
-      >
-        {options.map((option) => {
-          const { value, label: text } =
-            typeof option === 'string' ? { value: option, label: option } : option;
-          return (
-            <option key={value} value={value}>
-              {text}
-            </option>
-          );
-        })}
-      </select>
-      <Help id={id} hint={hint} error={error} />
-    </div>
+    <LabelledControl
+      label={label}
+      hint={hint}
+      error={error}
+      control={(aria) => (
+        <select {...aria} {...select}>
+          {options.map((option) => {
+            const { value, label: text } =
+              typeof option === 'string' ? { value: option, label: option } : option;
+            return (
+              <option key={value} value={value}>
+                {text}
+              </option>
+            );
+          })}
+        </select>
+      )}
+    />
   );
 }

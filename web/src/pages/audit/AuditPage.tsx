@@ -1,8 +1,8 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { type FormEvent, useState } from 'react';
-import { useSearchParams } from 'react-router';
+import { useState } from 'react';
 import { api } from '../../app/api.ts';
 import { formatInteger, formatTime } from '../../app/format.ts';
+import { isoToLocal, useUrlFilters } from '../../app/url-filters.ts';
 import { Dialog } from '../../ui/Dialog.tsx';
 import { ErrorBanner, Loading, StatusBadge } from '../../ui/Feedback.tsx';
 import { TextField } from '../../ui/Field.tsx';
@@ -38,34 +38,11 @@ interface Checkpoints {
 }
 
 const PAGE_SIZE = 50;
-const FILTERS = ['actor_id', 'action', 'resource'] as const;
-
-/** `datetime-local` (the browser's local time) → ISO 8601 with a zone, as the API wants. */
-function isoOf(local: string): string | undefined {
-  if (!local) return undefined;
-  const date = new Date(local);
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-}
-/** ISO → the `datetime-local` value showing it. */
-function localOf(iso: string | null): string {
-  if (!iso) return '';
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return '';
-  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
-  return shifted.toISOString().slice(0, 16);
-}
+const FILTERS = ['actor_id', 'action', 'resource', 'from', 'to'] as const;
 
 /** The audit log: filters and paging per the API, entry details, and the chain's verification. */
 export default function AuditLogPage() {
-  const [params, setParams] = useSearchParams();
-  const page = Math.max(1, Number(params.get('page') ?? 1) || 1);
-  const filters: Record<(typeof FILTERS)[number] | 'from' | 'to', string | undefined> = {
-    actor_id: params.get('actor_id') ?? undefined,
-    action: params.get('action') ?? undefined,
-    resource: params.get('resource') ?? undefined,
-    from: params.get('from') ?? undefined,
-    to: params.get('to') ?? undefined,
-  };
+  const { values: filters, page, key, applyForm, setPage, clear } = useUrlFilters(FILTERS, ['from', 'to']);
   const log = useQuery({
     queryKey: ['audit', filters, page],
     queryFn: () => api<AuditPage>('/api/audit', { query: { ...filters, page, pageSize: PAGE_SIZE } }),
@@ -73,26 +50,11 @@ export default function AuditLogPage() {
   });
   const [entry, setEntry] = useState<AuditEntry | null>(null);
 
-  function onFilter(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const next = new URLSearchParams();
-    for (const name of FILTERS) {
-      const value = String(form.get(name) ?? '').trim();
-      if (value) next.set(name, value);
-    }
-    for (const name of ['from', 'to'] as const) {
-      const value = isoOf(String(form.get(name) ?? ''));
-      if (value) next.set(name, value);
-    }
-    setParams(next);
-  }
-
   return (
     <Page title="Audit log">
       <VerifyPanel />
       <Panel title="Filters">
-        <form onSubmit={onFilter} aria-label="Filter the audit log" key={params.toString()}>
+        <form onSubmit={applyForm} aria-label="Filter the audit log" key={key}>
           <div className="form-row">
             <TextField label="Actor id" name="actor_id" defaultValue={filters.actor_id} />
             <TextField
@@ -115,13 +77,13 @@ export default function AuditLogPage() {
               label="From"
               name="from"
               type="datetime-local"
-              defaultValue={localOf(filters.from ?? null)}
+              defaultValue={isoToLocal(filters.from)}
             />
             <TextField
               label="To"
               name="to"
               type="datetime-local"
-              defaultValue={localOf(filters.to ?? null)}
+              defaultValue={isoToLocal(filters.to)}
               hint="Inclusive"
             />
           </div>
@@ -129,7 +91,7 @@ export default function AuditLogPage() {
             <button type="submit" className="primary">
               Apply filters
             </button>
-            <button type="button" onClick={() => setParams(new URLSearchParams())}>
+            <button type="button" onClick={clear}>
               Clear
             </button>
           </div>
@@ -185,15 +147,7 @@ export default function AuditLogPage() {
                 ]}
               />
             )}
-            <Pager
-              page={page}
-              hasNext={log.data?.hasMore ?? false}
-              onPage={(next) => {
-                const copy = new URLSearchParams(params);
-                copy.set('page', String(next));
-                setParams(copy);
-              }}
-            />
+            <Pager page={page} hasNext={log.data?.hasMore ?? false} onPage={setPage} />
           </>
         )}
       </Panel>

@@ -1,9 +1,9 @@
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useRef, useState } from 'react';
-import { useSearchParams } from 'react-router';
 import { api } from '../../app/api.ts';
 import { formatBytes, formatInteger, formatPercent, formatTime } from '../../app/format.ts';
 import { useSession } from '../../app/session.tsx';
+import { useUrlFilters } from '../../app/url-filters.ts';
 import { Dialog } from '../../ui/Dialog.tsx';
 import { ErrorBanner, Loading, Notice } from '../../ui/Feedback.tsx';
 import { TextField } from '../../ui/Field.tsx';
@@ -21,9 +21,7 @@ const downloadUrl = (id: string) => `/api/files/${encodeURIComponent(id)}`;
 /** Files: search (the API's filters and paging), upload with progress, download, metadata. */
 export default function FilesPage() {
   const { can } = useSession();
-  const [params, setParams] = useSearchParams();
-  const page = Math.max(1, Number(params.get('page') ?? 1) || 1);
-  const query = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? undefined]));
+  const { values: query, page, key, applyForm, setPage, clear } = useUrlFilters(FILTERS);
   const search = useQuery({
     queryKey: ['files', query, page],
     queryFn: () => api<FileSearch>('/api/files', { query: { ...query, page, pageSize: PAGE_SIZE } }),
@@ -31,22 +29,11 @@ export default function FilesPage() {
   });
   const [details, setDetails] = useState<StoredFile | null>(null);
 
-  function onSearch(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const next = new URLSearchParams();
-    for (const name of FILTERS) {
-      const value = String(form.get(name) ?? '').trim();
-      if (value) next.set(name, value);
-    }
-    setParams(next);
-  }
-
   return (
     <Page title="Files">
       {can('files:write') ? <UploadPanel /> : null}
       <Panel title="Search">
-        <form onSubmit={onSearch} aria-label="Search files" key={params.toString()}>
+        <form onSubmit={applyForm} aria-label="Search files" key={key}>
           <div className="form-row">
             <TextField
               label="Full text"
@@ -74,7 +61,7 @@ export default function FilesPage() {
             <button type="submit" className="primary">
               Search
             </button>
-            <button type="button" onClick={() => setParams(new URLSearchParams())}>
+            <button type="button" onClick={clear}>
               Clear
             </button>
           </div>
@@ -127,15 +114,7 @@ export default function FilesPage() {
                 ]}
               />
             )}
-            <Pager
-              page={page}
-              hasNext={page * PAGE_SIZE < (search.data?.total ?? 0)}
-              onPage={(next) => {
-                const copy = new URLSearchParams(params);
-                copy.set('page', String(next));
-                setParams(copy);
-              }}
-            />
+            <Pager page={page} hasNext={page * PAGE_SIZE < (search.data?.total ?? 0)} onPage={setPage} />
           </>
         )}
       </Panel>

@@ -1,8 +1,9 @@
 import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { api } from '../../app/api.ts';
 import { formatTime } from '../../app/format.ts';
+import { isoToLocal, useUrlFilters } from '../../app/url-filters.ts';
 import { ErrorBanner, Loading, StatusBadge } from '../../ui/Feedback.tsx';
 import { SelectField, TextField } from '../../ui/Field.tsx';
 import { Page, Panel } from '../../ui/Page.tsx';
@@ -10,20 +11,19 @@ import { Table } from '../../ui/Table.tsx';
 import { CHANNELS, DELIVERY_STATUSES, type Delivery } from './types.ts';
 import './notify.css';
 
-const FILTERS = ['status', 'channel', 'notification_id', 'campaign_id', 'recipient', 'user_id', 'from', 'to'];
-
-/** datetime-local ⇄ ISO (the browser's zone). */
-const toLocal = (iso: string | null) => {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-};
-const toIso = (local: string) => (local ? new Date(local).toISOString() : '');
+const FILTERS = [
+  'status',
+  'channel',
+  'notification_id',
+  'campaign_id',
+  'recipient',
+  'user_id',
+  'from',
+  'to',
+] as const;
 
 export default function DeliveriesPage() {
-  const [params, setParams] = useSearchParams();
-  const filters = Object.fromEntries(FILTERS.map((f) => [f, params.get(f) ?? '']));
+  const { values: filters, key, applyForm, clear } = useUrlFilters(FILTERS, ['from', 'to']);
   // Keyset paging: the stack of `before_id`s of the pages before this one.
   const [cursors, setCursors] = useState<number[]>([]);
   const before = cursors.at(-1);
@@ -35,20 +35,13 @@ export default function DeliveriesPage() {
       }),
   });
   const apply = (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const next: Record<string, string> = {};
-    for (const f of FILTERS) {
-      const value = String(form.get(f) ?? '').trim();
-      if (value) next[f] = f === 'from' || f === 'to' ? toIso(value) : value;
-    }
     setCursors([]);
-    setParams(next);
+    applyForm(event);
   };
   return (
     <Page title="Delivery log">
       <Panel title="Filters">
-        <form className="filters" onSubmit={apply} key={params.toString()}>
+        <form className="filters" onSubmit={apply} key={key}>
           <div className="form-row">
             <SelectField
               label="Status"
@@ -85,10 +78,10 @@ export default function DeliveriesPage() {
               label="From"
               name="from"
               type="datetime-local"
-              defaultValue={toLocal(filters.from ?? '')}
+              defaultValue={isoToLocal(filters.from)}
               hint="Default: 7 days ago"
             />
-            <TextField label="To" name="to" type="datetime-local" defaultValue={toLocal(filters.to ?? '')} />
+            <TextField label="To" name="to" type="datetime-local" defaultValue={isoToLocal(filters.to)} />
           </div>
           <div className="form-actions">
             <button type="submit" className="primary">
@@ -98,7 +91,7 @@ export default function DeliveriesPage() {
               type="button"
               onClick={() => {
                 setCursors([]);
-                setParams({});
+                clear();
               }}
             >
               Clear
