@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { SALES_TOTALS, ZoneSales } from '../booking/index.ts';
 import { requirePermission } from '../platform/auth/access.ts';
 import type { Platform } from '../platform/context.ts';
 import { errorResponse, positiveId } from '../platform/http/schemas.ts';
@@ -13,27 +14,11 @@ const date = Type.String({ format: 'date-time' });
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);
 
-const Zone = Type.Object({
-  zone_id: Type.Integer(),
-  name: Type.String(),
-  price: Type.String({ description: 'Decimal string' }),
-  total_seats: Type.Integer(),
-  sold_seats: Type.Integer(),
-  reserved_seats: Type.Integer({ description: 'Live holds and seats pending payment' }),
-  free_seats: Type.Integer(),
-  revenue: Type.String({ description: 'Sum of the prices of sold seats, a decimal string' }),
-});
-
 const EventSales = Type.Object({
   event_id: Type.Integer(),
   title: nullable(Type.String()),
-  total_seats: Type.Integer(),
-  sold_seats: Type.Integer(),
-  reserved_seats: Type.Integer(),
-  free_seats: Type.Integer(),
-  total_revenue: Type.String(),
-  bookings_count: Type.Integer(),
-  zones: Type.Array(Zone),
+  ...SALES_TOTALS,
+  zones: Type.Array(ZoneSales),
 });
 
 export const LiveSnapshotSchema = Type.Object(

@@ -37,6 +37,7 @@ export {
   type SecureRefusal,
   securePayment,
 } from './payment-states.ts';
+export { SALES_TOTALS, ZoneSales } from './sales-schemas.ts';
 export {
   eventOfSeat,
   firstSeatId,

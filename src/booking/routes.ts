@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { errorResponse, positiveId } from '../platform/http/schemas.ts';
 import { strictBody } from '../platform/http/strict-body.ts';
 import type { HttpApp } from '../platform/http/types.ts';
+import { SALES_TOTALS, ZoneSales } from './sales-schemas.ts';
 import { type BookingService, RECENT_OTHER_BOOKINGS } from './service.ts';
 
 const authErrors = {
@@ -25,26 +26,7 @@ const SeatItem = Type.Object({
   price: Type.String({ description: 'Decimal string', examples: ['40000.00'] }),
 });
 
-const Totals = {
-  event_id: Type.Integer(),
-  total_seats: Type.Integer(),
-  sold_seats: Type.Integer(),
-  reserved_seats: Type.Integer({ description: 'Live holds and seats pending payment' }),
-  free_seats: Type.Integer({ description: 'Never held, released, or whose hold expired' }),
-  total_revenue: Type.String({ description: 'Sum of the prices of sold seats, a decimal string' }),
-  bookings_count: Type.Integer({ description: 'Bookings not cancelled or refunded' }),
-};
-
-const ZoneItem = Type.Object({
-  zone_id: Type.Integer(),
-  name: Type.String(),
-  price: Type.String({ description: 'Decimal string' }),
-  total_seats: Type.Integer(),
-  sold_seats: Type.Integer(),
-  reserved_seats: Type.Integer(),
-  free_seats: Type.Integer(),
-  revenue: Type.String({ description: 'Sum of the prices of sold seats, a decimal string' }),
-});
+const Totals = { event_id: Type.Integer(), ...SALES_TOTALS };
 
 /** 200 with no body: the spec defines none for these answers. */
 const emptyOk = (reply: FastifyReply) => reply.code(200).send();
@@ -285,7 +267,7 @@ export async function bookingRoutes(
         summary: 'Sales of an event per zone, live: seats by status and revenue, plus the totals',
         querystring: Type.Object({ id: positiveId('The event') }),
         response: {
-          200: Type.Object({ ...Totals, zones: Type.Array(ZoneItem) }),
+          200: Type.Object({ ...Totals, zones: Type.Array(ZoneSales) }),
           ...badInput,
           ...authErrors,
           404: errorResponse('No such event'),

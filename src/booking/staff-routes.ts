@@ -9,6 +9,7 @@ import { AppError } from '../platform/http/errors.ts';
 import { errorResponse, positiveId } from '../platform/http/schemas.ts';
 import type { HttpApp } from '../platform/http/types.ts';
 import { BookingErrors } from './errors.ts';
+import { SALES_TOTALS, ZoneSales } from './sales-schemas.ts';
 import { seatLabels } from './seating/store.ts';
 import type { BookingService } from './service.ts';
 import { findStaffBookings, liveSeatStates, seatRuns } from './staff-store.ts';
@@ -25,14 +26,7 @@ const forbidden = { 403: errorResponse('The caller lacks the permission') };
 const badInput = { 400: errorResponse('Bad parameters: the message says which and why') };
 const tags = ['Admin: events'];
 
-const Totals = Type.Object({
-  total_seats: Type.Integer(),
-  sold_seats: Type.Integer(),
-  reserved_seats: Type.Integer({ description: 'Live holds and seats pending payment' }),
-  free_seats: Type.Integer({ description: 'Never held, released, or whose hold expired' }),
-  total_revenue: Type.String({ description: 'Sum of the prices of sold seats, a decimal string' }),
-  bookings_count: Type.Integer({ description: 'Bookings not cancelled or refunded' }),
-});
+const Totals = Type.Object(SALES_TOTALS);
 
 const EventItem = Type.Object({
   id: Type.Integer(),
@@ -52,17 +46,6 @@ const EventInfo = Type.Object({
   type: Type.String(),
   provider: Type.String(),
   datetime_start: Type.String({ format: 'date-time' }),
-});
-
-const ZoneSales = Type.Object({
-  zone_id: Type.Integer(),
-  name: Type.String(),
-  price: Type.String({ description: 'Decimal string' }),
-  total_seats: Type.Integer(),
-  sold_seats: Type.Integer(),
-  reserved_seats: Type.Integer(),
-  free_seats: Type.Integer(),
-  revenue: Type.String({ description: 'Decimal string' }),
 });
 
 const SeatMapBody = Type.Object({
