@@ -7,6 +7,9 @@ export default defineConfig({
   root: import.meta.dirname,
   base: '/admin/',
   plugins: [react()],
+  // `npm run web:dev`: the sources with hot reload, calling a platform running beside it (npm start) through
+  // this origin, so the session cookie and the CSRF origin check work as they do under /admin.
+  server: { proxy: { '/api': process.env.BOXOFFICE_URL ?? 'http://127.0.0.1:8000' } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
