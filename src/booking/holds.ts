@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Cache } from '../platform/cache/index.ts';
-import type { Tx } from '../platform/db/client.ts';
-import { publish } from '../platform/outbox/index.ts';
-import * as events from './events.ts';
+import type { Queryable, Sql } from '../platform/db/client.ts';
+import { type PipelineStatement, pipelinedTransaction } from '../platform/db/pipelined.ts';
 import {
   type BookingStatus,
   configureWrite,
@@ -47,7 +46,8 @@ function userEventKey(userId: number, eventId: number): number {
 }
 
 /**
- * Writes one group-committed batch of hold requests, in one transaction:
+ * Writes one group-committed batch of hold requests, in one transaction sent as one round trip
+ * (`pipelinedTransaction`):
  *
  * 1. `lock_timeout`, then transaction-scoped advisory locks on every seat and every (user, event) of the
  *    batch, sorted: two batches in flight (or two API processes) touching the same seat or the same user
@@ -55,73 +55,80 @@ function userEventKey(userId: number, eventId: number): number {
  * 2. `FOR SHARE` on the batch's bookings, in id order: a concurrent cancel waits for this commit (or this
  *    batch waits for the cancel and then sees `cancelled`);
  * 3. the requests in rounds: a round has distinct seats and distinct (user, event) pairs and is one
- *    conditional statement (`holdRound`); a later round sees the earlier ones' writes, so requests for the
- *    same seat or by the same user inside one batch are decided one after the other, in arrival order;
- * 4. one `seat.selected` event per seat taken.
+ *    conditional statement (`holdRound`) that also writes the `seat.selected` event of each seat it takes; a
+ *    later round sees the earlier ones' writes, so requests for the same seat or by the same user inside one
+ *    batch are decided one after the other, in arrival order.
  *
- * Steps 1–3 are pipelined (one round trip); the events need the results (a second one). Idempotent on retry:
- * a seat already held by the same booking answers `held` without a new event.
+ * Idempotent on retry: a seat already held by the same booking answers `held` without a new event.
  */
 export function holdWriter(settings: HoldSettings) {
-  return async (tx: Tx, items: readonly HoldRequest[]): Promise<HoldOutcome[]> => {
-    const rounds: { requests: HoldRequest[]; ords: number[] }[] = [];
-    const seatNext = new Map<number, number>();
-    const userNext = new Map<string, number>();
-    const keys = new Map<string, [number, number]>();
-    const bookingIds = new Set<number>();
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      const userKey = `${item.userId}:${item.eventId}`;
-      const round = Math.max(seatNext.get(item.seatId) ?? 0, userNext.get(userKey) ?? 0);
-      seatNext.set(item.seatId, round + 1);
-      userNext.set(userKey, round + 1);
-      const target = rounds[round] ?? { requests: [], ords: [] };
-      rounds[round] = target;
-      target.requests.push(item);
-      target.ords.push(i);
-      keys.set(`s${item.seatId}`, [SEAT_NS + Math.floor(item.seatId / TWO_31), item.seatId % TWO_31]);
-      keys.set(`u${userKey}`, [USER_EVENT_NS, userEventKey(item.userId, item.eventId)]);
-      bookingIds.add(item.bookingId);
-    }
-    const sorted = [...keys.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    const pipelined = await Promise.all([
-      configureWrite(tx, settings.lockTimeoutMs),
-      lockKeys(
-        tx,
-        sorted.map((k) => k[0]),
-        sorted.map((k) => k[1]),
-      ),
-      lockBookingsShared(
-        tx,
-        [...bookingIds].sort((a, b) => a - b),
-      ),
-      ...rounds.map((round) =>
-        holdRound(tx, round.requests, round.ords, settings.holdMs, settings.maxSeatsPerUser),
-      ),
-    ]);
+  return async (_tx: unknown, items: readonly HoldRequest[], db: Sql): Promise<HoldOutcome[]> => {
+    let batch!: HoldBatch;
+    const results = await pipelinedTransaction(db, (tx) => {
+      batch = holdStatements(tx, items, settings);
+      return batch.statements;
+    });
+    return batch.outcomes(results);
+  };
+}
 
-    const outcomes = new Array<HoldOutcome>(items.length);
-    const selected: events.SeatSelectedPayload[] = [];
-    for (const rows of pipelined.slice(3) as HoldRoundRow[][]) {
-      for (const row of rows) {
-        const item = items[row.ord]!;
-        const outcome = classify(row, item, settings.maxSeatsPerUser);
-        outcomes[row.ord] = outcome;
-        if (outcome.kind === 'held' && outcome.fresh) {
-          selected.push({
-            seatId: item.seatId,
-            bookingId: item.bookingId,
-            eventId: item.eventId,
-            userId: item.userId,
-            zoneId: Number(row.zone_id),
-            price: row.price!,
-            heldUntil: outcome.heldUntil.toISOString(),
-          });
-        }
+interface HoldBatch {
+  /** The queries, in order, not yet sent (a pipeline sends them; a caller's transaction may await them). */
+  statements: PipelineStatement[];
+  /** The outcome of each item, in order, from the statements' results. */
+  outcomes(results: readonly unknown[]): HoldOutcome[];
+}
+
+/** The statements of one batch (see `holdWriter`), issued at once on `sql` inside the caller's transaction. */
+export function holdStatements(
+  sql: Queryable,
+  items: readonly HoldRequest[],
+  settings: HoldSettings,
+): HoldBatch {
+  const rounds: { requests: HoldRequest[]; ords: number[] }[] = [];
+  const seatNext = new Map<number, number>();
+  const userNext = new Map<string, number>();
+  const keys = new Map<string, [number, number]>();
+  const bookingIds = new Set<number>();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const userKey = `${item.userId}:${item.eventId}`;
+    const round = Math.max(seatNext.get(item.seatId) ?? 0, userNext.get(userKey) ?? 0);
+    seatNext.set(item.seatId, round + 1);
+    userNext.set(userKey, round + 1);
+    const target = rounds[round] ?? { requests: [], ords: [] };
+    rounds[round] = target;
+    target.requests.push(item);
+    target.ords.push(i);
+    keys.set(`s${item.seatId}`, [SEAT_NS + Math.floor(item.seatId / TWO_31), item.seatId % TWO_31]);
+    keys.set(`u${userKey}`, [USER_EVENT_NS, userEventKey(item.userId, item.eventId)]);
+    bookingIds.add(item.bookingId);
+  }
+  const sorted = [...keys.values()].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const statements: PipelineStatement[] = [
+    configureWrite(sql, settings.lockTimeoutMs),
+    lockKeys(
+      sql,
+      sorted.map((k) => k[0]),
+      sorted.map((k) => k[1]),
+    ),
+    lockBookingsShared(
+      sql,
+      [...bookingIds].sort((a, b) => a - b),
+    ),
+    ...rounds.map((round) =>
+      holdRound(sql, round.requests, round.ords, settings.holdMs, settings.maxSeatsPerUser),
+    ),
+  ];
+  return {
+    statements,
+    outcomes(results) {
+      const outcomes = new Array<HoldOutcome>(items.length);
+      for (const rows of results.slice(3) as HoldRoundRow[][]) {
+        for (const row of rows) outcomes[row.ord] = classify(row, items[row.ord]!, settings.maxSeatsPerUser);
       }
-    }
-    if (selected.length > 0) await publish(tx, ...selected.map(events.seatSelected));
-    return outcomes;
+      return outcomes;
+    },
   };
 }
 

@@ -95,6 +95,8 @@ export const bookingModule: BoxofficeModule = {
       db,
       name: 'booking-holds',
       logger,
+      // The writer sends its own transaction in one round trip (pipelinedTransaction).
+      transaction: false,
       write: holdWriter({
         holdMs: settings.holdMs,
         maxSeatsPerUser: settings.maxSeatsPerUser,
@@ -107,25 +109,16 @@ export const bookingModule: BoxofficeModule = {
       db,
       name: 'booking-creates',
       logger,
-      write: async (tx, items) => {
-        const rows = await store.insertBookings(tx, items);
+      // One statement (the bookings and their events) in autocommit: one round trip per batch.
+      transaction: false,
+      write: async (db, items) => {
+        const rows = await store.insertBookings(db, items);
         rows.forEach((row, i) => {
           const item = items[i]!;
           if (row.eventId !== item.eventId || row.userId !== item.userId) {
             throw new Error('booking-creates: RETURNING rows came back out of insertion order');
           }
         });
-        await publish(
-          tx,
-          ...rows.map((r) =>
-            events.bookingCreated({
-              bookingId: r.id,
-              eventId: r.eventId,
-              userId: r.userId,
-              createdAt: r.createdAt.toISOString(),
-            }),
-          ),
-        );
         return rows.map((r) => r.id);
       },
       maxBatch: config.BOOKING_BATCH_MAX_ROWS,

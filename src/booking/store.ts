@@ -1,4 +1,5 @@
 import type { Queryable, Tx } from '../platform/db/client.ts';
+import { BookingTopics } from './events.ts';
 import { literal } from './seating/store.ts';
 
 /**
@@ -38,21 +39,33 @@ export interface NewBooking {
 }
 
 /**
- * Inserts bookings in input order and returns their ids in the same order (an INSERT … SELECT … ORDER BY
- * emits its RETURNING rows in insertion order; the caller checks each row's event and user against its
- * input all the same).
+ * Inserts bookings in input order and returns their ids in the same order, with one `booking.created` event
+ * each (as `events.bookingCreated` writes it) in the same statement: one statement is one transaction in
+ * autocommit, so a batch costs one round trip. Ids are drawn in insertion order (`order by ord`), so id order
+ * is input order; the caller checks each row's event and user against its input all the same.
  */
 export async function insertBookings(
-  tx: Tx,
+  db: Queryable,
   items: readonly NewBooking[],
 ): Promise<{ id: number; eventId: number; userId: number; createdAt: Date }[]> {
-  const rows = await tx<{ id: string; event_id: string; user_id: string; created_at: Date }[]>`
-    insert into bookings (event_id, user_id)
-    select event_id, user_id
-    from unnest(${literal(items.map((b) => b.eventId))}::int8[], ${literal(items.map((b) => b.userId))}::int8[])
-      with ordinality as t(event_id, user_id, ord)
-    order by ord
-    returning id, event_id, user_id, created_at`;
+  const rows = await db<{ id: string; event_id: string; user_id: string; created_at: Date }[]>`
+    with made as (
+      insert into bookings (event_id, user_id)
+      select event_id, user_id
+      from unnest(${literal(items.map((b) => b.eventId))}::int8[], ${literal(items.map((b) => b.userId))}::int8[])
+        with ordinality as t(event_id, user_id, ord)
+      order by ord
+      returning id, event_id, user_id, created_at
+    ),
+    announced as (
+      insert into outbox_events (topic, key, payload)
+      select ${BookingTopics.bookingCreated}::text, m.id::text,
+             jsonb_build_object('bookingId', m.id, 'eventId', m.event_id, 'userId', m.user_id,
+                                'createdAt', to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      from made m
+      order by m.id
+    )
+    select id, event_id, user_id, created_at from made order by id`;
   return rows.map((r) => ({
     id: Number(r.id),
     eventId: Number(r.event_id),
@@ -146,16 +159,16 @@ export async function listUserBookings(
  * Takes transaction-scoped advisory locks on the given (k1, k2) keys in the order given (the caller sorts
  * them, so every transaction takes them in one global order and two batches never deadlock on them).
  */
-export async function lockKeys(tx: Tx, k1: readonly number[], k2: readonly number[]): Promise<void> {
-  await tx`
+export function lockKeys(tx: Queryable, k1: readonly number[], k2: readonly number[]) {
+  return tx`
     select count(*) from (
       select pg_advisory_xact_lock(k1, k2) from unnest(${literal(k1)}::int4[], ${literal(k2)}::int4[]) as t(k1, k2)
     ) locked`;
 }
 
 /** `FOR SHARE` on bookings, in id order: their status cannot change until this transaction ends. */
-export async function lockBookingsShared(tx: Tx, ids: readonly number[]): Promise<void> {
-  await tx`
+export function lockBookingsShared(tx: Queryable, ids: readonly number[]) {
+  return tx`
     select count(*) from (
       select id from bookings where id = any(${literal(ids)}::int8[]) order by id for share
     ) locked`;
@@ -186,16 +199,17 @@ export interface HoldRoundRow {
  * each request takes its seat if its booking is still `created`, the seat belongs to the booking's event, the
  * seat is free (no row, or an expired hold: replaced in place) and the user holds fewer than `limit` live
  * seats of the event. The `on conflict … where` re-checks expiry on the row as it is when locked, so a hold
- * committed by another transaction after this statement's snapshot is never overwritten. Returns, per
- * request (`ord`), what it saw and whether it took the seat (`took_until`).
+ * committed by another transaction after this statement's snapshot is never overwritten. Each seat taken is
+ * announced in the same statement (`seat.selected`, as `events.seatSelected` writes it), so the batch needs
+ * no second round trip. Returns, per request (`ord`), what it saw and whether it took the seat (`took_until`).
  */
-export async function holdRound(
-  tx: Tx,
+export function holdRound(
+  tx: Queryable,
   requests: readonly HoldRequest[],
   ords: readonly number[],
   holdMs: number,
   limit: number,
-): Promise<HoldRoundRow[]> {
+) {
   return tx<HoldRoundRow[]>`
     with req as (
       select * from unnest(${literal(requests.map((r) => r.seatId))}::int8[],
@@ -232,7 +246,17 @@ export async function holdRound(
             zone_id = excluded.zone_id, price = excluded.price, held_at = excluded.held_at,
             held_until = excluded.held_until, sold = false
         where bs.held_until <= now()
-      returning bs.seat_id, bs.held_until
+      returning bs.seat_id, bs.booking_id, bs.event_id, bs.user_id, bs.zone_id, bs.price, bs.held_until
+    ),
+    announced as (
+      insert into outbox_events (topic, key, payload)
+      select ${BookingTopics.seatSelected}::text, t.seat_id::text,
+             jsonb_build_object('seatId', t.seat_id, 'bookingId', t.booking_id, 'eventId', t.event_id,
+                                'userId', t.user_id, 'zoneId', t.zone_id, 'price', t.price::text,
+                                -- as toISOString() writes it (UTC, milliseconds, Z): both truncate the microseconds
+                                'heldUntil', to_char(t.held_until at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      from took t
+      order by t.seat_id
     )
     select c.ord, c.booking_status, c.zone_id is not null as seat_found, c.live, c.holder, c.holder_until,
            c.user_seats, c.zone_id, c.price::text as price, t.held_until as took_until
@@ -382,8 +406,8 @@ export async function deleteAllBookings(tx: Tx): Promise<number> {
  * plan that scans it per hold stays cached while it grows to 100,000 rows. Seq scans remain possible where
  * nothing else is (the sweeper).
  */
-export async function configureWrite(tx: Tx, lockTimeoutMs: number): Promise<void> {
-  await tx.unsafe(
+export function configureWrite(tx: Queryable, lockTimeoutMs: number) {
+  return tx.unsafe(
     `set local lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}; set local enable_seqscan = off`,
   );
 }

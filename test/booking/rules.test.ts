@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdWriter } from '../../src/booking/holds.ts';
+import { holdStatements } from '../../src/booking/holds.ts';
 import { beginPayment, bookingModule, firstSeatId, sweepExpiredHolds } from '../../src/booking/index.ts';
 import { type HoldRequest, holdRound } from '../../src/booking/store.ts';
 import { SWEEP_SCHEDULE, SWEEP_TASK } from '../../src/booking/sweeper.ts';
@@ -255,8 +255,11 @@ describe('per-user limit under racing transactions', () => {
   });
 
   it('with the hold writer the second waits for the first and is refused', async () => {
-    const write = holdWriter({ holdMs: 60_000, maxSeatsPerUser: 1, lockTimeoutMs: 5_000 });
-    const outcome = await race(async (tx, r) => (await write(tx, [r]))[0]!.kind === 'held', true);
+    const settings = { holdMs: 60_000, maxSeatsPerUser: 1, lockTimeoutMs: 5_000 };
+    const outcome = await race(async (tx, r) => {
+      const batch = holdStatements(tx, [r], settings);
+      return batch.outcomes(await Promise.all(batch.statements.map((q) => q.execute())))[0]!.kind === 'held';
+    }, true);
     expect(outcome.results).toEqual([true, false]);
     expect(outcome.held).toBe(1);
   });

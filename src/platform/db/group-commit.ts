@@ -11,9 +11,10 @@ export interface GroupCommitOptions<T, R> {
    * Writes one batch inside its transaction and returns one result per item, in order (e.g. whether a
    * conditional insert took effect). It may run more than once for the same items (retries after a
    * transient error, halves of a failed batch), so it should be idempotent where a retry could repeat
-   * an effect that did commit (`on conflict do nothing`).
+   * an effect that did commit (`on conflict do nothing`). `db` is the pool, for a writer that sends its own
+   * transaction (`pipelinedTransaction`, with `transaction: false`).
    */
-  write: (tx: Tx, items: readonly T[]) => Promise<readonly R[]>;
+  write: (tx: Tx, items: readonly T[], db: Sql) => Promise<readonly R[]>;
   /**
    * true (default): `write` runs inside `db.begin` (BEGIN, its statements, COMMIT: at least three round
    * trips). false: `write` gets the pool itself and must issue exactly one statement, atomic on its own in
@@ -104,7 +105,7 @@ export function isRowError(error: unknown): boolean {
 export class GroupCommitter<T, R = void> {
   readonly #db: Sql;
   readonly #name: string;
-  readonly #write: (tx: Tx, items: readonly T[]) => Promise<readonly R[]>;
+  readonly #write: (tx: Tx, items: readonly T[], db: Sql) => Promise<readonly R[]>;
   readonly #transaction: boolean;
   readonly #maxBatch: number;
   readonly #concurrency: number;
@@ -248,9 +249,10 @@ export class GroupCommitter<T, R = void> {
       try {
         this.#batches++;
         const results = this.#transaction
-          ? ((await this.#db.begin((tx) => this.#write(tx, items))) as readonly R[])
-          : // One statement in autocommit; the pool has everything a single statement needs.
-            await this.#write(this.#db as unknown as Tx, items);
+          ? ((await this.#db.begin((tx) => this.#write(tx, items, this.#db))) as readonly R[])
+          : // One statement in autocommit (the pool has everything a single statement needs), or a
+            // transaction the writer sends itself on the pool.
+            await this.#write(this.#db as unknown as Tx, items, this.#db);
         if (results.length !== items.length) {
           throw new Error(
             `group committer ${this.#name}: write returned ${results.length} results for ${items.length} items`,
