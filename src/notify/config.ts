@@ -101,7 +101,7 @@ export const notifyConfig = defineConfigSection({
     NOTIFY_QUIET_HOURS: Type.String({
       default: 'marketing=22:00-08:00',
       description:
-        'Categories not sent at night in the recipient’s time zone: `category=HH:MM-HH:MM,…`. Deliveries due inside are held until it ends. Transactional mail has none.',
+        'Categories not sent at night in the recipient’s time zone: `category=HH:MM-HH:MM,…`. Deliveries due inside are held until it ends. Transactional mail has none; `none` turns them off.',
     }),
     NOTIFY_RETENTION_DAYS: Type.Integer({
       minimum: 1,

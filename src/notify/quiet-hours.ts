@@ -13,8 +13,10 @@ export type QuietHours = ReadonlyMap<string, QuietWindow>;
 
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
+/** `none` turns quiet hours off (an empty value cannot: it means "not set", so the default applies). */
 export function parseQuietHours(text: string): QuietHours {
   const map = new Map<string, QuietWindow>();
+  if (text.trim() === 'none') return map;
   for (const entry of text
     .split(',')
     .map((s) => s.trim())
