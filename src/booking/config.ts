@@ -48,6 +48,13 @@ export const bookingConfig = defineConfigSection({
       description:
         'How long a seat seen taken is refused from the shared cache without asking PostgreSQL (never past its hold). 0 = off.',
     }),
+    BOOKING_SEAT_INDEX_MB: Type.Integer({
+      minimum: 0,
+      maximum: 65536,
+      default: 256,
+      description:
+        'Memory for the in-memory seat index that answers GET /api/seats (about 1.7 MB per 100,000 seats; the least recently listed event goes first). 0 = listings from PostgreSQL.',
+    }),
     BOOKING_ANALYTICS_CACHE_MS: Type.Integer({
       minimum: 0,
       maximum: 60000,

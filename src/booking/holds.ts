@@ -14,8 +14,12 @@ import {
 
 /** What became of one `PATCH /api/seats/select`. */
 export type HoldOutcome =
-  /** The seat is the booking's until `heldUntil` (`fresh`: taken now; else it already was). */
-  | { kind: 'held'; heldUntil: Date; fresh: boolean }
+  /**
+   * The seat is the booking's until `heldUntil` (`fresh`: taken now, by transaction `xid`; else it already
+   * was).
+   */
+  | { kind: 'held'; heldUntil: Date; fresh: true; xid: string }
+  | { kind: 'held'; heldUntil: Date; fresh: false }
   /** Held or sold by another booking (`holder` unknown when it was taken by a concurrent transaction). */
   | { kind: 'taken'; holder: number | null; holderUntil: Date | null }
   | { kind: 'limit' }
@@ -133,7 +137,7 @@ export function holdStatements(
 }
 
 function classify(row: HoldRoundRow, item: HoldRequest, limit: number): HoldOutcome {
-  if (row.took_until) return { kind: 'held', heldUntil: row.took_until, fresh: true };
+  if (row.took_until) return { kind: 'held', heldUntil: row.took_until, fresh: true, xid: row.xid };
   if (row.booking_status === null) return { kind: 'no_booking' };
   if (row.booking_status !== 'created') return { kind: 'closed', status: row.booking_status };
   if (!row.seat_found) return { kind: 'no_seat' };

@@ -3,10 +3,9 @@ import { basicAuth } from '../identity/index.ts';
 import type { BoxofficeModule, Platform } from '../platform/context.ts';
 import type { Sql } from '../platform/db/client.ts';
 import { GroupCommitter } from '../platform/db/group-commit.ts';
-import { publish } from '../platform/outbox/index.ts';
-import * as events from './events.ts';
 import { type HoldOutcome, holdWriter, TakenSeats } from './holds.ts';
 import { bookingRoutes } from './routes.ts';
+import { SeatAvailability } from './seating/availability.ts';
 import type { VenueLayout } from './seating/layout.ts';
 import { SeatMaps } from './seating/seat-maps.ts';
 import { hasSeatMaps, insertSeatMap } from './seating/store.ts';
@@ -124,8 +123,14 @@ export const bookingModule: BoxofficeModule = {
       maxBatch: config.BOOKING_BATCH_MAX_ROWS,
       concurrency: config.BOOKING_BATCH_CONCURRENCY,
     });
+    const availability = new SeatAvailability(db, logger, {
+      maxBytes: config.BOOKING_SEAT_INDEX_MB * 1024 * 1024,
+      syncTimeoutMs: 2000,
+      heartbeatMs: 5000,
+    });
     const service = new BookingService({
       db,
+      availability,
       cache: platform.cache,
       logger,
       seatMaps: new SeatMaps(db, logger),
@@ -139,6 +144,7 @@ export const bookingModule: BoxofficeModule = {
       async stop() {
         // The HTTP server has stopped accepting by now; whatever is queued is committed before the pool closes.
         await Promise.all([holds.stop(), creates.stop()]);
+        await availability.stop();
         running.delete(platform);
       },
     };

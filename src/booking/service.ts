@@ -8,6 +8,7 @@ import { cancelLockedBooking } from './cancellation.ts';
 import { BookingErrors } from './errors.ts';
 import * as events from './events.ts';
 import type { HoldOutcome, TakenSeats } from './holds.ts';
+import type { SeatAvailability } from './seating/availability.ts';
 import { eventOfSeat, seatOrdinal } from './seating/layout.ts';
 import type { SeatMaps } from './seating/seat-maps.ts';
 import { listSeats, type SeatMap, type SeatState } from './seating/store.ts';
@@ -72,6 +73,7 @@ export interface BookingServiceDeps {
   holds: GroupCommitter<store.HoldRequest, HoldOutcome>;
   creates: GroupCommitter<store.NewBooking, number>;
   taken: TakenSeats;
+  availability: SeatAvailability;
   settings: BookingSettings;
 }
 
@@ -122,6 +124,8 @@ export class BookingService {
   readonly #holds: GroupCommitter<store.HoldRequest, HoldOutcome>;
   readonly #creates: GroupCommitter<store.NewBooking, number>;
   readonly #taken: TakenSeats;
+  /** Answers listings from memory (docs/booking.md, "Seat index"); PostgreSQL when it cannot. */
+  readonly availability: SeatAvailability;
   readonly #owners = new Map<number, Owner>();
   readonly #analytics: CacheNamespace;
   #payments: BookingPaymentsPort | undefined;
@@ -135,6 +139,7 @@ export class BookingService {
     this.#holds = deps.holds;
     this.#creates = deps.creates;
     this.#taken = deps.taken;
+    this.availability = deps.availability;
     this.#analytics = new CacheNamespace(deps.cache, 'booking-analytics');
   }
 
@@ -153,13 +158,23 @@ export class BookingService {
     if (!map) return [];
     const offset = (q.page - 1) * q.pageSize;
     if (offset >= map.capacity) return [];
-    const rows = await listSeats(this.#db, {
-      map,
+    const query = {
       row: q.row,
       state: q.status === undefined ? undefined : STATE_OF[q.status],
       limit: q.pageSize,
       offset,
-    });
+    };
+    const indexed = await this.availability.list(map, query);
+    if (indexed) {
+      return indexed.map((seat) => ({
+        id: seat.id,
+        row: seat.row,
+        number: seat.number,
+        status: STATUS_NAMES[seat.state]!,
+        price: map.zoneById.get(seat.zoneId)!.price,
+      }));
+    }
+    const rows = await listSeats(this.#db, { map, ...query });
     return rows.map((r) => ({
       id: Number(r.id),
       row: r.row,
@@ -214,7 +229,10 @@ export class BookingService {
       .catch(busyOrThrow);
     switch (outcome.kind) {
       case 'held':
-        if (outcome.fresh) this.#taken.remember(seatId, bookingId, outcome.heldUntil.getTime());
+        if (outcome.fresh) {
+          this.availability.held(seatId, outcome.heldUntil, outcome.xid);
+          this.#taken.remember(seatId, bookingId, outcome.heldUntil.getTime());
+        }
         return { heldUntil: outcome.heldUntil };
       case 'taken':
         if (outcome.holder !== null) {
@@ -260,7 +278,7 @@ export class BookingService {
         );
       })
       .catch(busyOrThrow);
-    await this.#taken.forget([seatId]);
+    await Promise.all([this.#taken.forget([seatId]), this.availability.sync()]);
   }
 
   /** `PATCH /api/bookings/cancel`: a new or pending-payment booking is cancelled and its seats freed. */
@@ -287,7 +305,10 @@ export class BookingService {
         return { released, paying: booking.status === 'pending_payment' };
       })
       .catch(busyOrThrow);
-    await this.#taken.forget(outcome.released);
+    await Promise.all([
+      this.#taken.forget(outcome.released),
+      outcome.released.length > 0 ? this.availability.sync() : undefined,
+    ]);
     if (outcome.paying) payments?.cancelled(bookingId);
     if (outcome.refund && payments) {
       const refunded = await payments.refund(outcome.refund);
@@ -306,7 +327,7 @@ export class BookingService {
 
   /** Seats freed outside this service (a payment failed): turned away by no cache from now on. */
   async seatsFreed(seatIds: readonly number[]): Promise<void> {
-    await this.#taken.forget(seatIds);
+    await Promise.all([this.#taken.forget(seatIds), this.availability.sync()]);
   }
 
   // ---- analytics ---------------------------------------------------------------------------------------
@@ -384,7 +405,7 @@ export class BookingService {
       .catch(busyOrThrow);
     this.#owners.clear();
     this.seatMaps.forgetEvents();
-    await Promise.all([this.#taken.reset(last), this.#analytics.invalidate()]);
+    await Promise.all([this.#taken.reset(last), this.#analytics.invalidate(), this.availability.sync()]);
     this.#log.info({ lastBookingId: last }, 'booking: reset, every booking and hold removed');
   }
 

@@ -192,6 +192,8 @@ export interface HoldRoundRow {
   zone_id: string | null;
   price: string | null;
   took_until: Date | null;
+  /** The transaction's id (`pg_current_xact_id`), as `booking_seats`' change notifications carry it. */
+  xid: string;
 }
 
 /**
@@ -259,7 +261,8 @@ export function holdRound(
       order by t.seat_id
     )
     select c.ord, c.booking_status, c.zone_id is not null as seat_found, c.live, c.holder, c.holder_until,
-           c.user_seats, c.zone_id, c.price::text as price, t.held_until as took_until
+           c.user_seats, c.zone_id, c.price::text as price, t.held_until as took_until,
+           pg_current_xact_id()::text as xid
     from chk c left join took t on t.seat_id = c.seat_id`;
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstSeatId } from '../../src/booking/index.ts';
+import { bookingServiceOf, firstSeatId } from '../../src/booking/index.ts';
 import {
   type BookingServer,
   Client,
@@ -12,9 +12,12 @@ import {
 /**
  * `GET /api/seats` pages every filter through its own query shape (docs/booking.md): each page is compared
  * with the answer computed by brute force from the database's rows, over scattered live, expired, pending and
- * sold holds.
+ * sold holds. Answered by the in-memory seat index (the default) and by PostgreSQL alone: both must agree.
  */
-describe('seat listing pages against brute force', () => {
+describe.each([
+  ['from the seat index', '256'],
+  ['from PostgreSQL', '0'],
+])('seat listing pages against brute force (%s)', (label, indexMb) => {
   let server: BookingServer;
   let client: Client;
   let user: TestUser;
@@ -26,7 +29,7 @@ describe('seat listing pages against brute force', () => {
   const truth = new Map<number, Status>();
 
   beforeAll(async () => {
-    server = await startBookingServer();
+    server = await startBookingServer({ BOOKING_SEAT_INDEX_MB: indexMb });
     client = new Client(server.url);
     [user] = (await makeUsers(server.sql, 1)) as [TestUser];
     await makeEvent(server.sql, EVENT, {
@@ -108,5 +111,11 @@ describe('seat listing pages against brute force', () => {
         }
       }
     }
+  });
+
+  it('was answered by the index it names', async () => {
+    await client.get(`/api/seats?event_id=${EVENT}`, user.auth);
+    const usage = bookingServiceOf(server.running.platform)!.availability.usage;
+    expect(usage.events).toBe(label === 'from the seat index' ? 1 : 0);
   });
 });
