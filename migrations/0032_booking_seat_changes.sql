@@ -10,53 +10,40 @@
 -- the notifications of the transaction (NOTIFY folds identical payloads of one transaction into one, which
 -- could hide a change that is undone and redone in it). `reset` after a TRUNCATE. Deleting an expired hold changes nothing a reader
 -- sees (it already reads as free), so the sweeper's deletes announce nothing.
-create function booking_seats_deleted() returns trigger language plpgsql as $$
+
+-- The changes of one statement, 200 to a notification, each with the transaction and its running count.
+create function booking_seats_announce(entries text[]) returns void language plpgsql as $$
 declare
-  chunk text;
-  n integer;
+  n integer := coalesce(nullif(current_setting('booking.seat_notices', true), ''), '0')::integer;
+begin
+  for i in 1 .. coalesce(array_length(entries, 1), 0) by 200 loop
+    n := n + 1;
+    perform pg_notify('booking_seats', pg_current_xact_id() || '.' || n || '|'
+                      || array_to_string(entries[i:i + 199], ','));
+  end loop;
+  perform set_config('booking.seat_notices', n::text, true);
+end $$;
+
+create function booking_seats_deleted() returns trigger language plpgsql as $$
 begin
   if tg_op = 'TRUNCATE' then
     perform pg_notify('booking_seats', 'reset');
-    return null;
+  else
+    perform booking_seats_announce(array(
+      select c.seat_id || ':F' from old_rows c where c.held_until is null or c.held_until > now()));
   end if;
-  for chunk in
-    select string_agg(entry, ',')
-    from (
-      select c.seat_id || ':F' as entry, (row_number() over () - 1) / 200 as part
-      from old_rows c
-      where c.held_until is null or c.held_until > now()
-    ) d
-    group by part
-  loop
-    n := coalesce(nullif(current_setting('booking.seat_notices', true), ''), '0')::integer + 1;
-    perform set_config('booking.seat_notices', n::text, true);
-    perform pg_notify('booking_seats', pg_current_xact_id() || '.' || n || '|' || chunk);
-  end loop;
   return null;
 end $$;
 
 create function booking_seats_written() returns trigger language plpgsql as $$
-declare
-  chunk text;
-  n integer;
 begin
-  for chunk in
-    select string_agg(entry, ',')
-    from (
-      select c.seat_id || ':' || case
-               when c.sold then 'S'
-               when c.held_until is null then 'N'
-               else ceil(extract(epoch from c.held_until) * 1000)::bigint::text
-             end as entry,
-             (row_number() over () - 1) / 200 as part
-      from new_rows c
-    ) w
-    group by part
-  loop
-    n := coalesce(nullif(current_setting('booking.seat_notices', true), ''), '0')::integer + 1;
-    perform set_config('booking.seat_notices', n::text, true);
-    perform pg_notify('booking_seats', pg_current_xact_id() || '.' || n || '|' || chunk);
-  end loop;
+  perform booking_seats_announce(array(
+    select c.seat_id || ':' || case
+             when c.sold then 'S'
+             when c.held_until is null then 'N'
+             else ceil(extract(epoch from c.held_until) * 1000)::bigint::text
+           end
+    from new_rows c));
   return null;
 end $$;
 

@@ -91,6 +91,24 @@ export const SMALL_HALL: VenueLayout = {
 
 const DAY = 86_400_000;
 
+/** A theatre of `rows` rows of `seatsPerRow`: the first two rows one zone (name, price), the rest another. */
+export function twoZoneTheatre(
+  name: string,
+  rows: number,
+  seatsPerRow: number,
+  [frontName, frontPrice]: [string, number],
+  [backName, backPrice]: [string, number],
+): VenueLayout {
+  return {
+    name,
+    kind: 'theatre',
+    zones: [
+      { name: frontName, price: frontPrice, rows: 2, seatsPerRow },
+      { name: backName, price: backPrice, rows: rows - 2, seatsPerRow },
+    ],
+  };
+}
+
 /** A catalog event starting in `days` days (negative: in the past), with `layout` as its seat map if given. */
 export async function makeEvent(
   sql: Sql,

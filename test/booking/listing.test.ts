@@ -7,6 +7,7 @@ import {
   makeUsers,
   startBookingServer,
   type TestUser,
+  twoZoneTheatre,
 } from './harness.ts';
 
 /**
@@ -33,14 +34,7 @@ describe.each([
     client = new Client(server.url);
     [user] = (await makeUsers(server.sql, 1)) as [TestUser];
     await makeEvent(server.sql, EVENT, {
-      layout: {
-        name: 'Grid',
-        kind: 'theatre',
-        zones: [
-          { name: 'Front', price: 30, rows: 2, seatsPerRow: PER_ROW },
-          { name: 'Back', price: 20, rows: ROWS - 2, seatsPerRow: PER_ROW },
-        ],
-      },
+      layout: twoZoneTheatre('Grid', ROWS, PER_ROW, ['Front', 30], ['Back', 20]),
     });
     const [booking] = await server.sql<{ id: string }[]>`
       insert into bookings (event_id, user_id, status) values (${EVENT}, ${user.id}, 'paid') returning id`;

@@ -11,6 +11,7 @@ import {
   startBookingServer,
   startOn,
   type TestUser,
+  twoZoneTheatre,
 } from './harness.ts';
 
 /**
@@ -58,14 +59,7 @@ describe('seat index against the database', () => {
     client = new Client(server.url, 64);
     users = await makeUsers(server.sql, 20);
     await makeEvent(server.sql, EVENT, {
-      layout: {
-        name: 'Index hall',
-        kind: 'theatre',
-        zones: [
-          { name: 'Stalls', price: 50, rows: 2, seatsPerRow: PER_ROW },
-          { name: 'Circle', price: 30, rows: ROWS - 2, seatsPerRow: PER_ROW },
-        ],
-      },
+      layout: twoZoneTheatre('Index hall', ROWS, PER_ROW, ['Stalls', 50], ['Circle', 30]),
     });
   });
   afterAll(async () => {
@@ -176,7 +170,11 @@ describe('seat index against the database', () => {
     const availability = service(server.running).availability;
     await availability.sync();
     availability.held(seatId, hold!.held_until, hold!.xid);
-    const listed = await service(server.running).listSeats(EVENT, { page: 1, pageSize: 1000, status: 'FREE' });
+    const listed = await service(server.running).listSeats(EVENT, {
+      page: 1,
+      pageSize: 1000,
+      status: 'FREE',
+    });
     expect(listed.map((s) => s.id)).toContain(seatId);
     await expectAgreement(server.running);
   });
