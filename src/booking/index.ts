@@ -127,6 +127,7 @@ export const bookingModule: BoxofficeModule = {
       maxBytes: config.BOOKING_SEAT_INDEX_MB * 1024 * 1024,
       syncTimeoutMs: 2000,
       heartbeatMs: 5000,
+      registry: platform.metrics,
     });
     const service = new BookingService({
       db,

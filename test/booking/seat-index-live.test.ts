@@ -33,6 +33,15 @@ describe('seat index against the database', () => {
 
   const service = (running: Running): BookingService => bookingServiceOf(running.platform)!;
 
+  /** A metric of `running`'s /metrics registry (the series with `label`'s value, if given; none is 0). */
+  async function metric(running: Running, name: string, label?: string): Promise<number> {
+    const found = await running.platform.metrics.getSingleMetric(name)?.get();
+    if (!found) throw new Error(`no metric ${name}`);
+    return (
+      found.values.find((v) => label === undefined || Object.values(v.labels).includes(label))?.value ?? 0
+    );
+  }
+
   /** Every listing shape of the event, answered by `running`. */
   async function everyListing(running: Running) {
     const shapes: Record<string, unknown> = {};
@@ -135,6 +144,14 @@ describe('seat index against the database', () => {
         status: 'SOLD',
       });
       expect(sold.length).toBeGreaterThan(0);
+      // What /metrics shows: the indexed processes answered from memory, the third from PostgreSQL.
+      expect(await metric(server.running, 'booking_seat_listings_total', 'index')).toBeGreaterThan(40);
+      expect(await metric(server.running, 'booking_seat_listings_total', 'database')).toBe(0);
+      expect(await metric(truth, 'booking_seat_listings_total', 'database')).toBeGreaterThan(40);
+      expect(await metric(server.running, 'booking_seat_index_events')).toBe(1);
+      expect(await metric(server.running, 'booking_seat_index_bytes')).toBe(
+        service(server.running).availability.usage.bytes,
+      );
 
       // The short hold ends: FREE everywhere without any notification (the index keeps its end).
       const short = await server.sql<
@@ -193,6 +210,7 @@ describe('seat index against the database', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(service(server.running).availability.usage.events).toBe(0);
+    expect(await metric(server.running, 'booking_seat_index_drops_total', 'listener_connected')).toBe(1);
     await expectAgreement(server.running);
     const free = await service(server.running).listSeats(EVENT, { page: 1, pageSize: 1000, status: 'FREE' });
     expect(free.map((s) => s.id)).toContain(Number(seat!.seat_id));

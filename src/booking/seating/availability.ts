@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Sql } from '../../platform/db/client.ts';
 import { eventOfSeat } from './layout.ts';
 import {
@@ -23,7 +24,11 @@ export interface SeatAvailabilityOptions {
   syncTimeoutMs: number;
   /** How often an idle listener is checked by a sync: a listener that went quiet stops serving listings. */
   heartbeatMs: number;
+  /** Where the index's metrics go (the platform's `/metrics`). */
+  registry?: Registry;
 }
+
+type DropReason = 'listener_connected' | 'reset' | 'sync_timeout' | 'stopped';
 
 type Change = [seatId: number, code: SeatCode];
 
@@ -73,11 +78,44 @@ export class SeatAvailability {
   /** A sync timed out: the listener may be deaf, so listings go to PostgreSQL until one succeeds. */
   #suspect = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  readonly #listings: Counter<'source'> | undefined;
+  readonly #drops: Counter<'reason'> | undefined;
 
   constructor(db: Sql, logger: Logger, options: SeatAvailabilityOptions) {
     this.#db = db;
     this.#log = logger;
     this.#options = options;
+    const registers = options.registry ? [options.registry] : [];
+    if (registers.length === 0) return;
+    this.#listings = new Counter({
+      name: 'booking_seat_listings_total',
+      help: 'GET /api/seats answers by source: the in-memory seat index, or PostgreSQL when it could not answer',
+      labelNames: ['source'] as const,
+      registers,
+    });
+    this.#drops = new Counter({
+      name: 'booking_seat_index_drops_total',
+      help: 'Times every seat index of the process was dropped, by reason (each event is rebuilt on its next listing)',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    const usage = () => this.usage;
+    new Gauge({
+      name: 'booking_seat_index_events',
+      help: 'Events whose seat index is in memory',
+      registers,
+      collect() {
+        this.set(usage().events);
+      },
+    });
+    new Gauge({
+      name: 'booking_seat_index_bytes',
+      help: 'Memory the seat indexes take (bounded by BOOKING_SEAT_INDEX_MB)',
+      registers,
+      collect() {
+        this.set(usage().bytes);
+      },
+    });
   }
 
   get enabled(): boolean {
@@ -91,6 +129,12 @@ export class SeatAvailability {
 
   /** The page from memory, or undefined when the index cannot answer (off, not listening): ask PostgreSQL. */
   async list(map: SeatMap, query: SeatIndexQuery): Promise<IndexedSeat[] | undefined> {
+    const seats = await this.#list(map, query);
+    this.#listings?.inc({ source: seats ? 'index' : 'database' });
+    return seats;
+  }
+
+  async #list(map: SeatMap, query: SeatIndexQuery): Promise<IndexedSeat[] | undefined> {
     if (!this.enabled || !(await this.#listen()) || this.#suspect) return undefined;
     let index = this.#indexes.get(map.eventId);
     if (index) {
@@ -140,7 +184,7 @@ export class SeatAvailability {
         'booking: the seat listener did not hear its own notification; listings go to PostgreSQL',
       );
       this.#suspect = true;
-      this.#dropAll();
+      this.#dropAll('sync_timeout');
     } finally {
       clearTimeout(timer);
       this.#syncs.delete(token);
@@ -153,7 +197,7 @@ export class SeatAvailability {
     this.#listening = Promise.resolve(false);
     if (listening) await listening.catch(() => false);
     await this.#unlisten?.().catch(() => {});
-    this.#dropAll();
+    this.#dropAll('stopped');
   }
 
   #listen(): Promise<boolean> {
@@ -162,7 +206,7 @@ export class SeatAvailability {
         SEAT_CHANNEL,
         (payload) => this.#receive(payload),
         // The first connection and every reconnection: what was announced meanwhile is unknown.
-        () => this.#dropAll(),
+        () => this.#dropAll('listener_connected'),
       )
       .then(
         (meta) => {
@@ -194,7 +238,7 @@ export class SeatAvailability {
       return;
     }
     if (payload === 'reset') {
-      this.#dropAll();
+      this.#dropAll('reset');
       return;
     }
     const bar = payload.indexOf('|');
@@ -283,7 +327,8 @@ export class SeatAvailability {
     }
   }
 
-  #dropAll(): void {
+  #dropAll(reason: DropReason): void {
+    if (this.#indexes.size > 0 || this.#building.size > 0) this.#drops?.inc({ reason });
     this.#generation++;
     this.#indexes.clear();
     this.#pending.clear();
