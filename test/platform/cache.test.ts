@@ -223,6 +223,19 @@ describe('MemoryCache', () => {
     await lru.close();
   });
 
+  it('never evicts a key read at least once every maxEntries / 2 insertions, and stays bounded', async () => {
+    const lru = new MemoryCache({ maxEntries: 100 });
+    await lru.set('hot', 'h');
+    for (let i = 1; i <= 1_000; i++) {
+      await lru.set(`cold${i}`, 'c');
+      if (i % 50 === 0) expect(await lru.get('hot')).toBe('h');
+      expect(lru.size).toBeLessThanOrEqual(100);
+    }
+    expect(await lru.get('cold1')).toBeUndefined();
+    expect(await lru.get('cold1000')).toBe('c');
+    await lru.close();
+  });
+
   it('sweeps expired entries nobody reads', async () => {
     const swept = new MemoryCache({ sweepIntervalMs: 20 });
     await swept.set('short', 'v', SHORT_TTL_MS);

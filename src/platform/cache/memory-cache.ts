@@ -13,6 +13,8 @@ interface Entry {
   value: string;
   /** On the monotonic clock, so wall-clock jumps neither expire nor revive entries. */
   expiresAt: number;
+  /** `#inserts` when the entry was last (re)inserted: its distance from the newest end of the order. */
+  insertedAt: number;
 }
 
 const INTEGER = /^-?\d+$/;
@@ -20,12 +22,17 @@ const INTEGER = /^-?\d+$/;
 /**
  * The in-process cache: the default when no Redis is configured, and only correct for a single process.
  * A Map keeps insertion order, so re-inserting on access makes its first key the least recently used:
- * every operation is O(1). Expired entries are dropped when read and by a periodic sweep.
+ * every operation is O(1). A read re-inserts only an entry that is not among the newest half of the
+ * order: an entry read at least once every `maxEntries / 2` insertions is never evicted, and a hot key
+ * costs one lookup instead of a delete and an insert on each read (a few % of the server's CPU under
+ * load). Expired entries are dropped when read and by a periodic sweep.
  */
 export class MemoryCache implements Cache {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntries: number;
   readonly #sweeper: NodeJS.Timeout;
+  /** Insertions so far, for each entry's place in the order. */
+  #inserts = 0;
 
   constructor(options: MemoryCacheOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 100_000;
@@ -97,15 +104,21 @@ export class MemoryCache implements Cache {
   #live(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.expiresAt <= performance.now()) return undefined;
-    this.#entries.set(key, entry);
+    if (entry.expiresAt <= performance.now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    if (this.#inserts - entry.insertedAt >= this.#maxEntries / 2) {
+      this.#entries.delete(key);
+      entry.insertedAt = this.#inserts++;
+      this.#entries.set(key, entry);
+    }
     return entry;
   }
 
   #store(key: string, value: string, expiresAt: number): void {
     this.#entries.delete(key);
-    this.#entries.set(key, { value, expiresAt });
+    this.#entries.set(key, { value, expiresAt, insertedAt: this.#inserts++ });
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
