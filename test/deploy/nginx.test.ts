@@ -168,7 +168,6 @@ describe.skipIf(!nginx || !redisUrl)('nginx in front of two api processes', () =
     });
   };
 
-  /** Access log lines (JSON, deploy/nginx/nginx.conf) nginx has written so far. */
   /** What nginx saw: the first attempt's status of every request it had to send to a second process. */
   const retriesSince = (from: number) =>
     accessLog()
@@ -176,6 +175,7 @@ describe.skipIf(!nginx || !redisUrl)('nginx in front of two api processes', () =
       .filter((l) => l.upstream.includes(', '))
       .map((l) => (l as unknown as { upstreamStatus: string }).upstreamStatus.split(', ')[0]);
 
+  /** Access log lines (JSON, deploy/nginx/nginx.conf) nginx has written so far. */
   // Whole lines only: nginx may be half-way through writing the last one as we read.
   const accessLog = () =>
     (existsSync(join(dir, 'access.log')) ? readFileSync(join(dir, 'access.log'), 'utf8') : '')
@@ -185,6 +185,14 @@ describe.skipIf(!nginx || !redisUrl)('nginx in front of two api processes', () =
       .map(
         (line) => JSON.parse(line) as { uri: string; status: number; upstream: string; requestId: string },
       );
+
+  /** Whether nginx logs the request with this id: it writes the line after the response, so it is awaited. */
+  const logged = async (requestId: string, deadlineMs = 10_000) => {
+    for (const until = Date.now() + deadlineMs; Date.now() < until; await sleep(20)) {
+      if (accessLog().some((l) => l.requestId === requestId)) return true;
+    }
+    return false;
+  };
 
   /** Waits until nginx has sent a request to `api` that it answered 200: the process is in rotation. */
   const untilServedBy = async (api: Api, deadlineMs = 30_000) => {
@@ -285,7 +293,7 @@ describe.skipIf(!nginx || !redisUrl)('nginx in front of two api processes', () =
       const response = await request(`${base}/health/live`, { headers });
       await response.body.text();
       expect(response.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
-      expect(accessLog().some((l) => l.requestId === response.headers['x-request-id'])).toBe(true);
+      expect(await logged(String(response.headers['x-request-id']))).toBe(true);
     }
   });
 
