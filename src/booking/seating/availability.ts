@@ -15,7 +15,7 @@ import {
 import type { SeatMap } from './store.ts';
 
 /** The channel migration 0032's triggers announce every change of `booking_seats` on. */
-export const SEAT_CHANNEL = 'booking_seats';
+const SEAT_CHANNEL = 'booking_seats';
 
 export interface SeatAvailabilityOptions {
   /** Most memory the indexes of all events may take; the least recently listed event goes first. */
@@ -39,8 +39,8 @@ const HEARD = 65_536;
  * `GET /api/seats` from memory: per event, an `EventSeatIndex` built from PostgreSQL on its first listing and
  * then kept exact by the notifications of `booking_seats`' triggers (migration 0032), which every process
  * receives at commit, in commit order, whoever wrote. PostgreSQL stays the authority for every hold: the
- * index only answers listings, and where it can be behind it errs towards "taken" (docs/booking.md, "Seat
- * index"):
+ * index only answers listings, and it is behind only by the notifications still in flight (docs/booking.md,
+ * "Seat index"):
  *
  * - a hold this process made is applied at once, before its `200`, unless its notification came first (a
  *   listing here never shows it free, and a later change heard already is not undone);
@@ -166,6 +166,8 @@ export class SeatAvailability {
    * listings go to PostgreSQL until a sync succeeds.
    */
   async sync(): Promise<void> {
+    // Nothing in memory to bring up to date (a build syncs after its own snapshot): no round trip.
+    if (this.#indexes.size === 0 && this.#building.size === 0 && !this.#suspect) return;
     if (!this.#listening || !(await this.#listening)) return;
     const token = `sync:${this.#origin}:${++this.#nextSync}`;
     let timer: NodeJS.Timeout | undefined;

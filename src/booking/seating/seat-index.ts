@@ -159,17 +159,7 @@ export class EventSeatIndex {
     if (this.has(seatId)) this.codes[seatId - this.firstSeatId] = code;
   }
 
-  /**
-   * A row was deleted: the seat becomes FREE only if its code is still `previous` (compare-and-set). A
-   * notification of an older delete arriving after a newer hold must not free the seat.
-   */
-  freeIf(seatId: number, previous: SeatCode): void {
-    if (this.has(seatId) && this.codes[seatId - this.firstSeatId] === previous) {
-      this.codes[seatId - this.firstSeatId] = FREE;
-    }
-  }
-
-  /** Every seat FREE (POST /api/reset). */
+  /** Every seat FREE. */
   clear(): void {
     this.codes.fill(FREE);
   }
