@@ -15,6 +15,7 @@ import {
 } from './platform/config/load.ts';
 import { platformConfig } from './platform/config/platform.ts';
 import { eventsConfig } from './platform/events/config.ts';
+import { tracingConfig } from './platform/tracing/config.ts';
 import { gatewaySimulatorConfig } from './sims/gateway/config.ts';
 import { ticketsConfig } from './tickets/config.ts';
 
@@ -27,6 +28,7 @@ export { ConfigError, readEnv } from './platform/config/load.ts';
 export const configSections = [
   platformConfig,
   eventsConfig,
+  tracingConfig,
   identityConfig,
   dropsConfig,
   bookingConfig,

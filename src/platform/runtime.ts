@@ -15,6 +15,7 @@ import { Outbox } from './outbox/index.ts';
 import { createProgress } from './progress.ts';
 import { assertRedisReachable, createRedis, type Redis } from './redis.ts';
 import { seedDemoIfEmpty } from './seed-runner.ts';
+import { startTracing } from './tracing/index.ts';
 
 /**
  * Roles of a process. `start` is everything in one process; `api` serves HTTP; `worker` runs
@@ -53,6 +54,19 @@ export async function runRole(
   };
 
   try {
+    if (config.OTEL_EXPORTER_OTLP_ENDPOINT) {
+      const tracing = startTracing({
+        endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+        serviceName: config.OTEL_SERVICE_NAME,
+        role,
+        samplerRatio: config.OTEL_TRACES_SAMPLER_ARG,
+        scheduleDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
+        maxQueueSize: config.OTEL_BSP_MAX_QUEUE_SIZE,
+        logger,
+      });
+      // Closed last: the spans of the shutdown itself are sent too.
+      closers.push({ name: 'tracing', close: () => tracing.flush() });
+    }
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       const embedded = await startEmbeddedPostgres({

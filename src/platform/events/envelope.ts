@@ -13,6 +13,8 @@ export const EventHeaders = {
   /** The entity the event is about; absent for keyless events. */
   key: 'Boxoffice-Key',
   createdAt: 'Boxoffice-Created-At',
+  /** W3C trace context of the request that wrote the event, when it was traced (the header name of HTTP). */
+  traceparent: 'traceparent',
 } as const;
 
 /** One event as every consumer receives it, from the outbox poller or from JetStream alike: the outbox's own shape. */
@@ -23,12 +25,14 @@ export function eventHeaders(event: {
   position: number;
   key: string | null;
   createdAt: Date;
+  traceContext: string | null;
 }): MsgHdrs {
   const h = natsHeaders();
   h.set(EventHeaders.msgId, event.id);
   h.set(EventHeaders.position, String(event.position));
   if (event.key !== null) h.set(EventHeaders.key, event.key);
   h.set(EventHeaders.createdAt, event.createdAt.toISOString());
+  if (event.traceContext !== null) h.set(EventHeaders.traceparent, event.traceContext);
   return h;
 }
 
@@ -41,5 +45,6 @@ export function eventFromMessage(topic: string, h: MsgHdrs | undefined, body: st
     key: h.has(EventHeaders.key) ? h.get(EventHeaders.key) : null,
     payload: JSON.parse(body),
     createdAt: new Date(h.get(EventHeaders.createdAt)),
+    traceContext: h.has(EventHeaders.traceparent) ? h.get(EventHeaders.traceparent) : null,
   };
 }

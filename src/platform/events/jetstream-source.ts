@@ -8,6 +8,7 @@ import {
 } from '@nats-io/jetstream';
 import { millis, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { consumeInSpan } from '../outbox/consumer.ts';
 import { type Loop, startLoop } from '../outbox/sequencer.ts';
 import { type DeliveredEvent, eventFromMessage } from './envelope.ts';
 import { connectNats, ensureStream, type StreamSettings, subjectOf, topicOf } from './nats.ts';
@@ -137,7 +138,10 @@ export class JetStreamEventSource implements EventSource {
         }
         const topic = topicOf(settings, message.subject);
         try {
-          if (!wanted || wanted.has(topic)) await consumer.handle(toEvent(topic, message));
+          if (!wanted || wanted.has(topic)) {
+            const event = toEvent(topic, message);
+            await consumeInSpan(consumer.name, event, () => consumer.handle(event));
+          }
           done.push(message);
         } catch (error) {
           failure = error;

@@ -28,6 +28,8 @@ export interface RelayEvent {
   /** The payload's JSON text as stored: published as is, never parsed. */
   payload: string;
   createdAt: Date;
+  /** Sent as the `traceparent` header: JetStream consumers continue the writer's trace. */
+  traceContext: string | null;
 }
 
 /** The relay's cursor in outbox_cursors: one per stream, so a new stream is fed the whole outbox. */
@@ -101,7 +103,7 @@ export class OutboxRelay {
       const events = cutBatch(
         await tx<RelayEvent[]>`
             select id::text as id, position::float8 as position, topic, key, payload::text as payload,
-                   created_at as "createdAt"
+                   created_at as "createdAt", trace_context as "traceContext"
             from outbox_events where position > ${from} order by position limit ${batchSize}`,
       );
       if (events.length === 0) return 0;

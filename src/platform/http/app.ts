@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { recordProtectedRoute, requiredPermissionOf } from '../auth/access.ts';
 import type { BoxofficeModule, Platform } from '../context.ts';
+import { traceHttpRequests, tracingActive } from '../tracing/index.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type HealthCheck, registerHealth } from './health.ts';
@@ -43,6 +44,8 @@ export async function buildHttpApp({ platform, modules, healthChecks }: HttpAppO
 
   // Once shutdown starts, each response closes its keep-alive socket, so the server can finish
   // the requests in flight and then stop instead of waiting for clients to hang up.
+  // First, so the request's span is active in every hook after it.
+  if (tracingActive()) traceHttpRequests(app);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;

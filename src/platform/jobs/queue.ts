@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/client.ts';
+import { withTraceContext } from './trace-context.ts';
 
 export interface EnqueueOptions {
   /** Not before this time (delayed job). */
@@ -18,7 +19,8 @@ export class JobQueue {
 
   /**
    * Adds a job through SQL, so it commits or rolls back with the caller's transaction:
-   * pass a transaction handle to enqueue "only if this write commits".
+   * pass a transaction handle to enqueue "only if this write commits". Inside a trace the job
+   * continues it (its payload carries the `traceparent`).
    */
   async enqueue(
     db: Queryable,
@@ -29,7 +31,7 @@ export class JobQueue {
     const [row] = await db<{ id: string }[]>`
     select id::text from graphile_worker.add_job(
       identifier => ${task},
-      payload => ${db.json(payload as never)}::json,
+      payload => ${db.json(withTraceContext(payload) as never)}::json,
       queue_name => ${options.queueName ?? null},
       run_at => ${options.runAt ?? null},
       max_attempts => ${options.maxAttempts ?? this.defaultMaxAttempts},

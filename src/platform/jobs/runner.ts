@@ -1,8 +1,11 @@
+import { SpanKind } from '@opentelemetry/api';
 import { Logger as GraphileLogger, type Runner, run, type Task } from 'graphile-worker';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Sql } from '../db/client.ts';
+import { inSpan } from '../tracing/propagation.ts';
 import { recordDeadLetter } from './dead-letters.ts';
+import { takeTraceContext } from './trace-context.ts';
 
 export type JobHandler = (
   payload: unknown,
@@ -43,10 +46,17 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
   const log = options.logger.child({ component: 'jobs' });
   const taskList: Record<string, Task> = {};
   for (const [name, handler] of Object.entries(options.tasks)) {
-    taskList[name] = async (payload, helpers) => {
-      const { attempts, max_attempts: maxAttempts, key } = helpers.job;
+    taskList[name] = async (stored, helpers) => {
+      const { attempts, max_attempts: maxAttempts, key, id } = helpers.job;
+      const { payload, traceparent } = takeTraceContext(stored);
       try {
-        await handler(payload, { attempt: attempts, maxAttempts, signal: helpers.abortSignal });
+        await inSpan(
+          `job ${name}`,
+          SpanKind.CONSUMER,
+          traceparent,
+          { 'job.task': name, 'job.id': String(id), 'job.attempt': attempts },
+          () => handler(payload, { attempt: attempts, maxAttempts, signal: helpers.abortSignal }),
+        );
       } catch (error) {
         if (attempts < maxAttempts) throw error; // graphile-worker schedules the retry
         await recordDeadLetter(options.db, {
