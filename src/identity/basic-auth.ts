@@ -4,6 +4,7 @@ import { recordFailedSignIn } from '../platform/audit/index.ts';
 import { MemoryCache } from '../platform/cache/index.ts';
 import type { Platform } from '../platform/context.ts';
 import { AppError } from '../platform/http/errors.ts';
+import { deriveKey, loadMasterKey } from '../platform/secrets/master-key.ts';
 import { textProblem } from '../platform/storable-text.ts';
 import { hashPassword, isLegacy, verifyPassword } from './passwords.ts';
 import { findUserByEmail, upgradePasswordHash } from './store.ts';
@@ -51,7 +52,9 @@ export function parseBasicAuthorization(
  *
  * A slow salted hash per request would cap the API at a few dozen requests a second per core,
  * so a successful verification is remembered for AUTH_CACHE_TTL_SECONDS under an HMAC of the
- * credentials with a per-process secret (no password is kept in memory). Failures are counted
+ * credentials (no password is kept anywhere): in this process, and with REDIS_URL also in Redis, keyed
+ * with a secret derived from the master key, so N API processes pay one slow hash per buyer, not N
+ * (a new process joining a busy deployment would otherwise hash for every buyer it meets). Failures are counted
  * per account and per client address in the shared cache and throttled with 429. A legacy
  * unsalted hash from the data release is upgraded to scrypt after the first successful sign-in.
  */
@@ -71,7 +74,11 @@ const hooks = new WeakMap<Platform, preHandlerAsyncHookHandler>();
 function createBasicAuth(platform: Platform): preHandlerAsyncHookHandler {
   const { config, cache, db, logger } = platform;
   const verified = new MemoryCache({ maxEntries: config.AUTH_CACHE_MAX_ENTRIES });
-  const secret = randomBytes(32);
+  // Shared: every process must derive the same key. Alone: a random one, gone with the process.
+  const shared = platform.redis !== undefined;
+  let secret: Buffer | Promise<Buffer> = shared
+    ? loadMasterKey(config).then((master) => (secret = deriveKey(master, 'basic-auth-cache')))
+    : randomBytes(32);
   const cacheTtlMs = config.AUTH_CACHE_TTL_SECONDS * 1000;
   const windowMs = config.AUTH_FAILURE_WINDOW_SECONDS * 1000;
   const upgrading = new Set<number>();
@@ -90,12 +97,22 @@ function createBasicAuth(platform: Platform): preHandlerAsyncHookHandler {
       return refuse(reply, 'UNAUTHENTICATED', message);
     }
     const email = credentials.email.toLowerCase();
-    const key = createHmac('sha256', secret)
+    const key = createHmac('sha256', secret instanceof Buffer ? secret : await secret)
       .update(email)
       .update('\0')
       .update(credentials.password)
       .digest('base64');
-    const remembered = await verified.get(key);
+    const sharedKey = `auth:verified:${key}`;
+    let remembered = await verified.get(key);
+    if (!remembered && shared && cacheTtlMs > 0) {
+      // `<user id> <expiry ms>`: the local copy expires when the first verification's trust does.
+      const [id, until] = (await cache.get(sharedKey))?.split(' ') ?? [];
+      const leftMs = Number(until) - Date.now();
+      if (id && leftMs > 0) {
+        remembered = id;
+        await verified.set(key, id, leftMs);
+      }
+    }
     if (remembered) {
       request.user = { id: Number(remembered), email };
       return;
@@ -127,7 +144,10 @@ function createBasicAuth(platform: Platform): preHandlerAsyncHookHandler {
     }
     if (!user.isActive) return refuse(reply, 'ACCOUNT_INACTIVE', 'This account is inactive');
 
-    if (cacheTtlMs > 0) await verified.set(key, String(user.id), cacheTtlMs);
+    if (cacheTtlMs > 0) {
+      await verified.set(key, String(user.id), cacheTtlMs);
+      if (shared) await cache.set(sharedKey, `${user.id} ${Date.now() + cacheTtlMs}`, cacheTtlMs);
+    }
     request.user = { id: user.id, email };
     if (isLegacy(user.passwordHash) && !upgrading.has(user.id)) {
       // Off the request path: the caller does not wait for the slow hash.

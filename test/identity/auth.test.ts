@@ -193,3 +193,55 @@ describe('HTTP Basic sign-in', () => {
     expect(entry!.metadata.count).toBe(2);
   });
 });
+
+const redisUrl = process.env.REDIS_URL;
+if (!redisUrl)
+  console.warn('skipping the verified-credential cache shared by two API processes: REDIS_URL is not set');
+
+describe.skipIf(!redisUrl)('HTTP Basic sign-in across API processes (REDIS_URL)', () => {
+  let db: TestDatabase;
+  let a: Running;
+  let b: Running;
+  let alone: Running;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    a = await start(db, { REDIS_URL: redisUrl! });
+    b = await start(db, { REDIS_URL: redisUrl! });
+    alone = await start(db);
+  });
+  afterAll(async () => {
+    for (const running of [a, b, alone]) await running?.stop();
+    await db?.drop();
+  });
+  const whoami = (running: Running, authorization: string) =>
+    running.app!.inject({ method: 'GET', url: '/whoami', headers: { authorization } });
+
+  it('a buyer verified by one process is trusted by the others until that first trust lapses: one slow hash, not one per process', async () => {
+    const email = `shared-${Date.now()}@example.com`;
+    const id = await createUser(db.sql, { email, password: 'hash-me-once' });
+    expect((await whoami(a, basic(email, 'hash-me-once'))).statusCode).toBe(200);
+    // From here a verification would fail: only the shared cache can let the buyer in.
+    await db.sql`update users set is_active = false where id = ${id}`;
+    const other = await whoami(b, basic(email, 'hash-me-once'));
+    expect(other.statusCode).toBe(200);
+    expect(other.json()).toEqual({ id, email });
+    // A process without Redis has only its own cache, and verifies.
+    expect((await whoami(alone, basic(email, 'hash-me-once'))).json().code).toBe('ACCOUNT_INACTIVE');
+    // A wrong password is never served from the shared cache.
+    expect((await whoami(b, basic(email, 'hash-me-twice'))).statusCode).toBe(401);
+  });
+
+  it('keeps no password and no plain email in Redis, and the entry expires with the cache TTL', async () => {
+    const email = `keys-${Date.now()}@example.com`;
+    await createUser(db.sql, { email, password: 'not-in-redis' });
+    expect((await whoami(a, basic(email, 'not-in-redis'))).statusCode).toBe(200);
+    const redis = a.platform.redis!;
+    const keys = await redis.keys('boxoffice:auth:verified:*');
+    expect(keys.length).toBeGreaterThan(0);
+    const values = await Promise.all(keys.map((key) => redis.get(key)));
+    expect(JSON.stringify([keys, values])).not.toMatch(/not-in-redis|keys-\d+@example\.com/);
+    const ttls = await Promise.all(keys.map((key) => redis.pttl(key)));
+    for (const ttl of ttls) expect(ttl).toBeGreaterThan(0);
+    for (const ttl of ttls) expect(ttl).toBeLessThanOrEqual(300_000);
+  });
+});
