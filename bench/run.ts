@@ -4,7 +4,7 @@ import { type CpuSplit, listenerOf, snapshot, split } from './lib/cpu.ts';
 import type { LoadResult, LoadSettings, LoadTarget } from './lib/load.ts';
 import * as report from './lib/report.ts';
 import { loadScenario, type Scenario, type ScenarioContext, scenarioNames } from './lib/scenario.ts';
-import { type Children, startCeiling, startPlatform } from './lib/server.ts';
+import { type Children, type ChildServer, startCeiling, startPlatform } from './lib/server.ts';
 import { runWrk, wrkVersion } from './lib/wrk.ts';
 
 // `npm run bench -- <scenario> [options]`: ceiling and scenario measured in one run, same tool and settings.
@@ -38,21 +38,25 @@ async function main(argv: string[]): Promise<number> {
     timeoutSeconds: TIMEOUT_SECONDS,
   };
   try {
-    const result = await bench(scenario, options, settings);
-    console.log(report.table(result));
-    console.log(report.resultLine(result));
-    console.error(`bench: saved ${report.save(result)}`);
+    const results = await bench(scenario, options, settings);
+    for (const result of results) {
+      console.log(report.table(result));
+      console.log(report.resultLine(result));
+      console.error(`bench: saved ${report.save(result)}`);
+    }
+    if (options.processes) console.log(`\n${report.processesTable(results)}`);
     return 0;
   } finally {
     await stopChildren();
   }
 }
 
+/** One result, or one per process count of `--processes` (all against the same ceiling). */
 async function bench(
   scenario: Scenario,
   options: Options,
   settings: LoadSettings,
-): Promise<report.BenchResult> {
+): Promise<report.BenchResult[]> {
   const { signal } = controller;
   const time = new Date().toISOString();
   const machine = report.machine(); // before our own load moves the load average
@@ -62,23 +66,32 @@ async function bench(
       ? runWrk(target, loadSettings, signal)
       : runAutocannon(target, loadSettings, signal);
 
-  let baseUrl = options.url;
-  if (!baseUrl) {
-    console.error(
-      'bench: starting the platform (node --max-semi-space-size=8 bin/boxoffice.js start, as npm start) and waiting for /health/ready…',
-    );
-    baseUrl = (await startPlatform(children, signal)).baseUrl;
-  }
-  const statusUrl = options.statusUrl ?? baseUrl;
-  const ctx: ScenarioContext = {
-    baseUrl,
-    statusUrl,
-    data: (await scenario.setup?.({ baseUrl, statusUrl })) ?? null,
+  /** The platform (or --url) ready and the scenario's setup done, smoke-tested. */
+  const prepare = async (processes: number | undefined) => {
+    let platform: ChildServer | undefined;
+    let baseUrl = options.url;
+    if (!baseUrl) {
+      const command = `start${processes === undefined ? '' : ` --processes ${processes}`}`;
+      console.error(
+        `bench: starting the platform (node --max-semi-space-size=8 bin/boxoffice.js ${command}, as npm start) and waiting for /health/ready…`,
+      );
+      platform = await startPlatform(children, signal, processes);
+      baseUrl = platform.baseUrl;
+    }
+    const statusUrl = options.statusUrl ?? baseUrl;
+    const ctx: ScenarioContext = {
+      baseUrl,
+      statusUrl,
+      data: (await scenario.setup?.({ baseUrl, statusUrl })) ?? null,
+    };
+    const target: LoadTarget = { baseUrl, load: scenario.load(ctx), scenario: { name: scenario.name, ctx } };
+    await smokeTest(target);
+    return { platform, ctx, target };
   };
-  const target: LoadTarget = { baseUrl, load: scenario.load(ctx), scenario: { name: scenario.name, ctx } };
-  await smokeTest(target);
 
   // The ceiling runs while the platform idles, so both measurements share the machine's background load.
+  const counts = options.processes ?? [undefined];
+  let prepared = await prepare(counts[0]);
   const ceilingServer = await startCeiling(children, signal);
   const ceilingTarget: LoadTarget = {
     baseUrl: ceilingServer.baseUrl,
@@ -86,32 +99,42 @@ async function bench(
   };
   const ceiling = await measure('ceiling', ceilingTarget, settings, options.warmup, load);
   await ceilingServer.stop();
-  const measured = await measure(scenario.name, target, settings, options.warmup, load);
-
   const ceilingFigures = report.figures(ceiling);
-  const scenarioFigures = report.figures(measured);
-  const server = await scenario.summarize?.({
-    ...ctx,
-    rps: measured.rps,
-    loadSeconds: options.warmup + settings.durationSeconds,
-  });
-  return {
-    scenario: { name: scenario.name, description: scenario.description, ...scenarioFigures },
-    tool: options.tool,
-    toolVersion,
-    threads: settings.threads,
-    connections: settings.connections,
-    duration: settings.durationSeconds,
-    warmup: options.warmup,
-    target: options.url ?? 'platform started by the runner',
-    time,
-    latencyUnit: 'ms',
-    machine,
-    ceiling: ceilingFigures,
-    ratios: report.ratios(ceilingFigures, scenarioFigures),
-    ...(server ? { server } : {}),
-    ...(ceiling.cpu && measured.cpu ? { cpu: { ceiling: ceiling.cpu, scenario: measured.cpu } } : {}),
-  };
+
+  const results: report.BenchResult[] = [];
+  for (const [i, processes] of counts.entries()) {
+    if (i > 0) prepared = await prepare(processes);
+    const { ctx, target, platform } = prepared;
+    const label = processes === undefined ? scenario.name : `${scenario.name} (${processes} processes)`;
+    const measured = await measure(label, target, settings, options.warmup, load);
+    const scenarioFigures = report.figures(measured);
+    const server = await scenario.summarize?.({
+      ...ctx,
+      rps: measured.rps,
+      loadSeconds: options.warmup + settings.durationSeconds,
+    });
+    // Each process count starts on its own; the next one gets the machine to itself.
+    await platform?.stop();
+    results.push({
+      ...(processes === undefined ? {} : { processes }),
+      scenario: { name: scenario.name, description: scenario.description, ...scenarioFigures },
+      tool: options.tool,
+      toolVersion,
+      threads: settings.threads,
+      connections: settings.connections,
+      duration: settings.durationSeconds,
+      warmup: options.warmup,
+      target: options.url ?? 'platform started by the runner',
+      time,
+      latencyUnit: 'ms',
+      machine,
+      ceiling: ceilingFigures,
+      ratios: report.ratios(ceilingFigures, scenarioFigures),
+      ...(server ? { server } : {}),
+      ...(ceiling.cpu && measured.cpu ? { cpu: { ceiling: ceiling.cpu, scenario: measured.cpu } } : {}),
+    });
+  }
+  return results;
 }
 
 /**

@@ -12,6 +12,8 @@ export interface Options {
   threads: number;
   warmup: number;
   tool: Tool;
+  /** `--processes 1,2`: the scenario against `start --processes N` for each N, in one run, one ceiling. */
+  processes: number[] | null;
 }
 
 /** A mistake on the command line: exit 2 with the message. */
@@ -39,6 +41,10 @@ Options:
   --threads N            Load-generator threads (default 1)
   --warmup S             Unmeasured load before each measurement, 0 for none (default 2)
   --tool wrk|autocannon  Default: wrk when it is on PATH, else autocannon
+  --processes N[,M…]     Load \`start --processes N\` for each N in turn (HTTP workers on Node's cluster; REDIS_URL
+                         for N > 1), each on a database of its own created fresh, against one ceiling; prints
+                         every run and a table of req/s and CPU per request by process count (Redis database N
+                         for count N, emptied first)
   -h, --help             This text
 `;
 }
@@ -76,6 +82,7 @@ export function parseOptions(argv: string[], scenarios: string[]): Options | nul
     threads,
     warmup: integer('warmup', values.warmup, 0),
     tool: tool(values.tool),
+    processes: processes(values.processes, values.url),
   };
 }
 
@@ -92,6 +99,7 @@ function parse(argv: string[]) {
       threads: { type: 'string', default: '1' },
       warmup: { type: 'string', default: '2' },
       tool: { type: 'string' },
+      processes: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -124,4 +132,21 @@ function tool(raw: string | undefined): Tool {
   if (raw === 'wrk' && !onPath('wrk'))
     throw new UsageError('--tool wrk: wrk is not on PATH (install it, or use autocannon)');
   return raw;
+}
+
+function processes(raw: string | undefined, url: string | undefined): number[] | null {
+  if (raw === undefined) return null;
+  if (url !== undefined)
+    throw new UsageError('--processes starts the platform itself: it does not go with --url');
+  const counts = raw.split(',').map((part) => part.trim());
+  // Up to 15: run N gets Redis database N of the 16 a Redis server has by default.
+  if (counts.some((part) => !/^\d+$/.test(part) || Number(part) < 1 || Number(part) > 15))
+    throw new UsageError(`--processes takes process counts from 1 to 15, comma-separated, got "${raw}"`);
+  const list = counts.map(Number);
+  if (new Set(list).size !== list.length) throw new UsageError(`--processes names a count twice: "${raw}"`);
+  if (list.some((n) => n > 1) && !process.env.REDIS_URL)
+    throw new UsageError(
+      '--processes above 1 needs REDIS_URL: several processes share their hot state there',
+    );
+  return list;
 }

@@ -14,7 +14,7 @@ export const TICKS_PER_SECOND = 100;
 export interface CpuSnapshot {
   at: number;
   /** CPU ticks (user + system) per process, with its command name. */
-  processes: Map<number, { comm: string; ticks: number }>;
+  processes: Map<number, { comm: string; ticks: number; ppid: number }>;
   /** The runner's own ticks and those of its children it has reaped (wrk runs as one). */
   runner: number;
   /** /proc/stat's first line: ticks stolen by the hypervisor, and all ticks. */
@@ -34,11 +34,11 @@ export interface CpuSplit {
 export function snapshot(): CpuSnapshot | null {
   const machine = machineTimes();
   if (!machine) return null;
-  const processes = new Map<number, { comm: string; ticks: number }>();
+  const processes = new Map<number, { comm: string; ticks: number; ppid: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const times = processTimes(Number(entry));
-    if (times) processes.set(Number(entry), { comm: times.comm, ticks: times.own });
+    if (times) processes.set(Number(entry), { comm: times.comm, ticks: times.own, ppid: times.ppid });
   }
   const self = processTimes(process.pid);
   return {
@@ -69,8 +69,9 @@ export function machineTimes(): { total: number; idle: number; steal: number } |
 
 /**
  * The split between two snapshots. `serverPid` is the server's process (the runner's child, or the one
- * listening on the loaded port); PostgreSQL is every process named `postgres`. A process that exited
- * between the snapshots is not counted (PostgreSQL backends live as long as their connections).
+ * listening on the loaded port) with its descendants (a cluster's HTTP workers); PostgreSQL is every
+ * process named `postgres` (also an embedded one the server started). A process that exited between
+ * the snapshots is not counted (PostgreSQL backends live as long as their connections).
  */
 export function split(
   before: CpuSnapshot,
@@ -80,11 +81,18 @@ export function split(
 ): CpuSplit {
   const seconds = (after.at - before.at) / 1000;
   const ticks = { server: 0, postgres: 0, other: 0 };
+  const ofServer = (pid: number): boolean => {
+    for (let at: number | undefined = pid, hops = 0; at !== undefined && at > 1 && hops < 16; hops++) {
+      if (at === serverPid) return true;
+      at = after.processes.get(at)?.ppid;
+    }
+    return false;
+  };
   for (const [pid, { comm, ticks: now }] of after.processes) {
     if (pid === process.pid) continue;
     const used = now - (before.processes.get(pid)?.ticks ?? 0);
-    if (pid === serverPid) ticks.server += used;
-    else if (comm === 'postgres') ticks.postgres += used;
+    if (comm === 'postgres') ticks.postgres += used;
+    else if (ofServer(pid)) ticks.server += used;
     else ticks.other += used;
   }
   const load = after.runner - before.runner;

@@ -28,6 +28,8 @@ export interface Figures {
  * `ceiling` and `scenario` hold the same figures so they compare field by field.
  */
 export interface BenchResult {
+  /** `--processes`: the HTTP processes of `start --processes N` this run loaded. */
+  processes?: number;
   scenario: Figures & { name: string; description: string };
   time: string;
   tool: Tool;
@@ -175,6 +177,42 @@ function serverLines(server: ServerFigures): string[] {
   return lines;
 }
 
+/**
+ * `--processes`: one line per process count, against the run's one ceiling. On a small machine req/s
+ * hardly grows with processes; the figure that must not grow is the server's CPU per request.
+ */
+export function processesTable(results: BenchResult[]): string {
+  const rows = [
+    [
+      'processes',
+      'req/s',
+      'vs ceiling',
+      'p99',
+      'server %',
+      'server µs/req',
+      'postgres µs/req',
+      'vs bare server',
+    ],
+    ...results.map((r) => {
+      const cpu = r.cpu?.scenario;
+      const bare = r.cpu?.ceiling.perRequest.server;
+      return [
+        String(r.processes ?? 1),
+        Math.round(r.scenario.rps).toLocaleString('en-US'),
+        r.ratios.rps === null ? '-' : `${r.ratios.rps.toFixed(3)}x`,
+        r.scenario.p99 === null ? '-' : `${r.scenario.p99.toFixed(2)} ms`,
+        cpu ? `${cpu.percent.server} %` : '-',
+        cpu ? String(cpu.perRequest.server) : '-',
+        cpu ? String(cpu.perRequest.postgres) : '-',
+        cpu && bare ? `${(cpu.perRequest.server / bare).toFixed(2)}x` : '-',
+      ];
+    }),
+  ];
+  return [`${results[0]?.scenario.name ?? ''} by HTTP processes (one ceiling for all)`, ...align(rows)].join(
+    '\n',
+  );
+}
+
 /** The machine-readable line: `RESULT {...}`. */
 export function resultLine(result: BenchResult): string {
   return `RESULT ${JSON.stringify(result)}`;
@@ -186,7 +224,8 @@ export function save(result: BenchResult): string {
   // git-ignored folder) would reformat and report.
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}${result.scenario.name}-${result.time.replace(/[:.]/g, '-')}.json`;
+  const processes = result.processes === undefined ? '' : `-p${result.processes}`;
+  const file = `${dir}${result.scenario.name}${processes}-${result.time.replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   return file;
 }

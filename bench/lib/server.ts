@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -17,8 +21,17 @@ export interface ChildServer {
  */
 export type Children = Set<ChildServer>;
 
-/** The platform as `npm start` runs it, on a free port, with its own database files. */
-export async function startPlatform(children: Children, signal: AbortSignal): Promise<ChildServer> {
+/**
+ * The platform as `npm start` runs it, on a free port, with its own database files. With `processes`,
+ * as `start --processes N` on a database of its own made fresh (`<DATABASE_URL's database>_p<N>`, or
+ * `.data/bench-p<N>`) and, with REDIS_URL, Redis database N emptied, so that every process count
+ * starts from the same state.
+ */
+export async function startPlatform(
+  children: Children,
+  signal: AbortSignal,
+  processes?: number,
+): Promise<ChildServer> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     // The drops contest API takes any free port unless told otherwise: 8080 may be in use.
@@ -31,9 +44,15 @@ export async function startPlatform(children: Children, signal: AbortSignal): Pr
   };
   if (!process.env.DATABASE_URL) {
     // Its own embedded PostgreSQL, never the dev server's files or port (54329).
-    env.DATA_DIR = '.data/bench';
-    env.EMBEDDED_PG_PORT = '54339';
+    env.DATA_DIR = processes === undefined ? '.data/bench' : `.data/bench-p${processes}`;
+    env.EMBEDDED_PG_PORT = processes === undefined ? '54339' : String(54340 + processes);
+    if (processes !== undefined) rmSync(join(repoRoot, env.DATA_DIR), { recursive: true, force: true });
+  } else if (processes !== undefined) {
+    env.DATABASE_URL = await freshDatabase(process.env.DATABASE_URL, `_p${processes}`);
   }
+  // Redis too: the drops authority and the caches of an earlier count's sale must not leak into this one.
+  if (processes !== undefined && process.env.REDIS_URL)
+    env.REDIS_URL = await freshRedisDatabase(process.env.REDIS_URL, processes);
   const ready = { path: '/health/ready', timeoutMs: 90_000 };
   return startChild({
     name: 'server',
@@ -44,6 +63,7 @@ export async function startPlatform(children: Children, signal: AbortSignal): Pr
       ...(process.env.BENCH_SERVER_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
       'bin/boxoffice.js',
       'start',
+      ...(processes === undefined ? [] : ['--processes', String(processes)]),
     ],
     env,
     port,
@@ -189,4 +209,33 @@ export function freePort(): Promise<number> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `url`'s database with `suffix`, dropped if it exists and created empty: the platform migrates it. */
+async function freshDatabase(url: string, suffix: string): Promise<string> {
+  const target = new URL(url);
+  const name = `${decodeURIComponent(target.pathname.slice(1)) || 'postgres'}${suffix}`;
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`cannot make a bench database named "${name}"`);
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  target.pathname = `/${name}`;
+  return target.toString();
+}
+
+/** `url` pointing at Redis logical database `index`, emptied (FLUSHDB: that database only). */
+async function freshRedisDatabase(url: string, index: number): Promise<string> {
+  const target = new URL(url);
+  target.pathname = `/${index}`;
+  const redis = new Redis(target.toString(), { maxRetriesPerRequest: 1 });
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+  return target.toString();
 }

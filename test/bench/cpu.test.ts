@@ -9,14 +9,14 @@ describe('bench CPU split', () => {
   it('splits ticks between the server, PostgreSQL, the load generator and the rest, per request', () => {
     const at = (
       ms: number,
-      processes: [number, string, number][],
+      processes: [number, string, number, number?][],
       runner: number,
       steal: number,
       total: number,
     ) =>
       ({
         at: ms,
-        processes: new Map(processes.map(([pid, comm, ticks]) => [pid, { comm, ticks }])),
+        processes: new Map(processes.map(([pid, comm, ticks, ppid = 1]) => [pid, { comm, ticks, ppid }])),
         runner,
         steal,
         total,
@@ -26,21 +26,26 @@ describe('bench CPU split', () => {
       0,
       [
         [10, 'node', 100],
+        [11, 'node', 0, 10],
         [20, 'postgres', 50],
+        [22, 'postgres', 0, 10],
         [30, 'bash', 5],
       ],
       7,
       0,
       1_000,
     );
-    // 2 s later: the server used 1.6 s, postgres 0.6 s (two backends, one new), a stranger 0.1 s, the
-    // load generator (the runner and its reaped children) 0.8 s; 10 % of all ticks were stolen.
+    // 2 s later: the server used 1.6 s and its cluster worker (pid 11, its child) 0.4 s; postgres 0.8 s
+    // (two backends, one new, and one the server started as its child); a stranger 0.1 s; the load
+    // generator (the runner and its reaped children) 0.8 s; 10 % of all ticks were stolen.
     const after = at(
       2_000,
       [
         [10, 'node', 260],
+        [11, 'node', 40, 10],
         [20, 'postgres', 80],
         [21, 'postgres', 30],
+        [22, 'postgres', 20, 10],
         [30, 'bash', 15],
       ],
       87,
@@ -49,14 +54,14 @@ describe('bench CPU split', () => {
     );
     const result = split(before, after, 10, 40_000);
     expect(result.percent).toEqual({
-      server: 80,
-      postgres: 30,
+      server: 100,
+      postgres: 40,
       load: 40,
       other: 5,
       stolen: 20, // 40 of 400 ticks over 2 cores: a fifth of one core
     });
-    // 1.6 s of server CPU over 40,000 requests: 40 µs each; postgres 0.6 s: 15 µs; load 0.8 s: 20 µs.
-    expect(result.perRequest).toEqual({ server: 40, postgres: 15, load: 20 });
+    // 2 s of server CPU over 40,000 requests: 50 µs each; postgres 0.8 s: 20 µs; load 0.8 s: 20 µs.
+    expect(result.perRequest).toEqual({ server: 50, postgres: 20, load: 20 });
   });
 
   it.skipIf(!linux)('finds the process listening on a port, and reads its own ticks', async () => {
