@@ -78,6 +78,17 @@ function startReceiver(): Promise<{ server: Server; endpoint: string; spans: Rec
   );
 }
 
+/** An HTTP peer answering 204 to everything, keeping the headers it was sent. */
+async function startPeer(): Promise<{ seen: IncomingHttpHeaders[]; peer: Server; port: number }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const peer = createServer((request, response) => {
+    seen.push(request.headers);
+    response.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+  return { seen, peer, port: (peer.address() as { port: number }).port };
+}
+
 async function eventually<T>(what: string, probe: () => T | undefined, deadlineMs = 20_000): Promise<T> {
   const until = Date.now() + deadlineMs;
   for (;;) {
@@ -269,13 +280,7 @@ describe('in this process', () => {
   };
 
   it('a fetch inside a span sends traceparent and is a client span', async () => {
-    const seen: IncomingHttpHeaders[] = [];
-    const peer = createServer((request, response) => {
-      seen.push(request.headers);
-      response.writeHead(204).end();
-    });
-    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
-    const port = (peer.address() as { port: number }).port;
+    const { seen, peer, port } = await startPeer();
     try {
       const traceId = await trace.getTracer('test').startActiveSpan('outer', async (outer) => {
         await fetch(`http://127.0.0.1:${port}/hook?token=secret`, { method: 'POST', body: '{}' });
@@ -295,13 +300,7 @@ describe('in this process', () => {
   });
 
   it('a fetch outside any span sends no traceparent and starts no trace', async () => {
-    const seen: IncomingHttpHeaders[] = [];
-    const peer = createServer((request, response) => {
-      seen.push(request.headers);
-      response.writeHead(204).end();
-    });
-    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
-    const port = (peer.address() as { port: number }).port;
+    const { seen, peer, port } = await startPeer();
     const before = receiver.spans.length;
     try {
       await fetch(`http://127.0.0.1:${port}/`);
