@@ -25,7 +25,12 @@ export function traceOutgoingFetch(): void {
     const { request } = message as { request: UndiciRequest };
     const parent = context.active();
     if (!trace.getSpan(parent)) return;
-    const origin = new URL(String(request.origin));
+    let origin: URL;
+    try {
+      origin = new URL(String(request.origin));
+    } catch {
+      return; // a dispatcher without an http(s) origin: not a call to trace
+    }
     const span = tracer().startSpan(
       request.method,
       {
