@@ -6,7 +6,7 @@ import { createCache } from './cache/index.ts';
 import type { BoxofficeModule, Platform } from './context.ts';
 import { assertReachable, createDb, redactUrl } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
-import { OutboxRelay, streamSettings } from './events/index.ts';
+import { JetStreamEventSource, OutboxRelay, streamSettings } from './events/index.ts';
 import { buildHttpApp } from './http/app.ts';
 import type { HealthCheck } from './http/health.ts';
 import { JobQueue, type JobRunner, startJobRunner } from './jobs/index.ts';
@@ -157,9 +157,35 @@ export async function runRole(
 async function startBackground(platform: Platform, modules: BoxofficeModule[], closers: Closer[]) {
   const { config, logger, db, databaseUrl } = platform;
   const outbox = new Outbox({ db, logger, pollMs: config.OUTBOX_POLL_MS, sequencer: true });
-  for (const module of modules) for (const spec of module.consumers?.(platform) ?? []) outbox.subscribe(spec);
+  const consumers = modules.flatMap((module) => module.consumers?.(platform) ?? []);
+  if (config.EVENTS_CONSUMERS === 'outbox') for (const spec of consumers) outbox.subscribe(spec);
   await outbox.start();
   closers.push({ name: 'outbox', close: () => outbox.stop() });
+  if (config.EVENTS_CONSUMERS === 'jetstream') {
+    if (!config.EVENTS_NATS_URL)
+      throw new Error('EVENTS_CONSUMERS=jetstream reads from NATS JetStream: set EVENTS_NATS_URL too');
+    const source = new JetStreamEventSource({
+      url: config.EVENTS_NATS_URL,
+      settings: streamSettings(config),
+      logger,
+      leases: databaseUrl,
+    });
+    for (const spec of consumers) {
+      source.subscribe({
+        name: spec.name,
+        topics: spec.topics,
+        batchSize: spec.batchSize,
+        // The handler's database effects commit before the ack: a crash in between redelivers the
+        // event, and the handler's dedupe by event id makes that a no-op.
+        handle: (event) => db.begin((tx) => spec.handler(event, tx)),
+      });
+    }
+    await source.start().catch(async (error: Error) => {
+      await source.stop();
+      throw new Error(`EVENTS_NATS_URL: ${error.message}`);
+    });
+    closers.push({ name: 'jetstream consumers', close: () => source.stop() });
+  }
   for (const module of modules) {
     if (!module.background) continue;
     const started = await module.background(platform);

@@ -30,6 +30,11 @@ export const eventsConfig = defineConfigSection({
       description:
         'JetStream duplicate window: a re-publish of the same event id within it is dropped. A relay restarting after a crash also skips what the stream tail already holds, so this is the backstop (a publish still in flight from a dead relay), not the only guard.',
     }),
+    EVENTS_CONSUMERS: Type.Union([Type.Literal('outbox'), Type.Literal('jetstream')], {
+      default: 'outbox',
+      description:
+        "Where the modules' own event consumers (notify, tickets) read: `outbox`, the poller, each batch in one transaction with its cursor; `jetstream`, a durable JetStream consumer each (needs EVENTS_NATS_URL), every event handled in a transaction of its own and acked after it commits, one process per durable (a PostgreSQL lease), the handlers deduping by event id.",
+    }),
     EVENTS_NATS_BATCH: Type.Integer({
       minimum: 1,
       maximum: 10000,

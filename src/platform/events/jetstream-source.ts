@@ -10,6 +10,7 @@ import { millis, type NatsConnection, nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { consumeInSpan } from '../outbox/consumer.ts';
 import { type Loop, startLoop } from '../outbox/sequencer.ts';
+import { DurableLease } from './durable-lease.ts';
 import { type DeliveredEvent, eventFromMessage } from './envelope.ts';
 import { connectNats, ensureStream, type StreamSettings, subjectOf, topicOf } from './nats.ts';
 import type { EventConsumer, EventSource } from './source.ts';
@@ -22,6 +23,11 @@ export interface JetStreamSourceOptions {
   ackWaitMs?: number;
   /** How long one pull waits for new events (at least 1000). */
   pullExpiresMs?: number;
+  /**
+   * One process per durable: with a database URL, each durable is read only by the process holding
+   * its lease (durable-lease.ts), the others standing by. Without, the caller makes sure of it.
+   */
+  leases?: string;
 }
 
 /**
@@ -36,6 +42,7 @@ export class JetStreamEventSource implements EventSource {
   private readonly consumers: EventConsumer[] = [];
   private nc: NatsConnection | undefined;
   private loops: Loop[] = [];
+  private leases: DurableLease[] = [];
   private readonly log: Logger;
 
   constructor(private readonly options: JetStreamSourceOptions) {
@@ -56,17 +63,21 @@ export class JetStreamEventSource implements EventSource {
     const js = jetstream(this.nc);
     for (const consumer of this.consumers) {
       await this.ensureDurable(jsm, consumer);
-      const notBefore = await this.orphansRedelivered(jsm, consumer);
-      this.loops.push(
-        startLoop(
-          `jetstream:${consumer.name}`,
-          () => (Date.now() < notBefore ? Promise.resolve(0) : this.pullBatch(js, consumer)),
-          {
-            idleMs: 50,
-            logger: this.log,
-          },
-        ),
-      );
+      const lease = this.options.leases
+        ? new DurableLease(this.options.leases, `${settings.stream}:${consumer.name}`)
+        : undefined;
+      if (lease) this.leases.push(lease);
+      // Undefined while this process does not read the durable; the orphan wait starts when it begins to.
+      let notBefore: number | undefined;
+      const step = async () => {
+        if (lease && !(await lease.hold())) {
+          notBefore = undefined;
+          return 0;
+        }
+        notBefore ??= await this.orphansRedelivered(jsm, consumer);
+        return Date.now() < notBefore ? 0 : this.pullBatch(js, consumer);
+      };
+      this.loops.push(startLoop(`jetstream:${consumer.name}`, step, { idleMs: 50, logger: this.log }));
     }
   }
 
@@ -78,6 +89,9 @@ export class JetStreamEventSource implements EventSource {
     // Drain flushes the acks of the last batch before the connection closes.
     await this.nc?.drain().catch(() => {});
     this.nc = undefined;
+    // Only now: a standby taking over must not pull before this process's last acks reached the server.
+    await Promise.all(this.leases.map((lease) => lease.release()));
+    this.leases = [];
   }
 
   private async ensureDurable(jsm: JetStreamManager, consumer: EventConsumer): Promise<void> {
